@@ -1,0 +1,251 @@
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::common::{self, LoadedModel, ModelSettings, StreamInfo};
+use cnncodec::image::downscale_box2;
+use cnncodec::pipeline::compress_luma;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "comcnnenc",
+        gst::DebugColorFlags::empty(),
+        Some("ComCNN compact-image encoder"),
+    )
+});
+
+#[derive(Default)]
+struct State {
+    model: Option<LoadedModel>,
+    info: Option<StreamInfo>,
+    /// Stream tags from upstream, re-sent with our stream info merged in.
+    upstream_tags: Option<gst::TagList>,
+    tags_pending: bool,
+}
+
+pub struct ComCnnEnc {
+    settings: Mutex<ModelSettings>,
+    state: Mutex<State>,
+}
+
+impl Default for ComCnnEnc {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::new(ModelSettings::new()),
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for ComCnnEnc {
+    const NAME: &'static str = "GstComCnnEnc";
+    type Type = super::ComCnnEnc;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for ComCnnEnc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(common::model_properties);
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        common::set_model_property(&mut s, value, pspec);
+        gst::debug!(CAT, imp = self, "{} set", pspec.name());
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        common::model_property(&s, pspec).expect("every property is a model property")
+    }
+}
+
+impl GstObjectImpl for ComCnnEnc {}
+
+impl ElementImpl for ComCnnEnc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "ComCNN compact encoder",
+                "Filter/Effect/Converter/Video",
+                "Shrinks frames to ceil(W/2) x ceil(H/2) with ComCNN (Jiang et al. 2018) for a \
+                 stock image encoder; pair with reccnndec after the decoder",
+                "cnncodec developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = common::pad_caps();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for ComCnnEnc {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let backend = settings
+            .backend_kind()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let model = common::load_model(
+            settings.model_location.as_deref(),
+            backend,
+            settings.device_index,
+        )
+        .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{}", e]))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "model {} ({}) on {}",
+            model.weights.meta.name,
+            model.weights.meta.short_hash(),
+            model.engine.describe()
+        );
+        *self.state.lock().unwrap() = State {
+            model: Some(model),
+            ..Default::default()
+        };
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        // Sink side holds originals, src side compact frames.
+        let to_compact = direction == gst::PadDirection::Sink;
+        let out = common::map_caps(caps, to_compact, filter);
+        gst::trace!(CAT, imp = self, "{caps} -> {out}");
+        Some(out)
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Tag(tag) = event.view() {
+            let tags = tag.tag();
+            if tags.scope() == gst::TagScope::Stream {
+                let mut state = self.state.lock().unwrap();
+                state.upstream_tags = Some(tags.to_owned());
+                if let Some(info) = state.info.clone() {
+                    let merged = common::tags_with_info(state.upstream_tags.as_ref(), &info);
+                    state.tags_pending = false;
+                    drop(state);
+                    return self
+                        .obj()
+                        .src_pad()
+                        .push_event(gst::event::Tag::new(merged));
+                }
+            }
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for ComCnnEnc {
+    fn set_info(
+        &self,
+        _incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let mut state = self.state.lock().unwrap();
+        let model = state
+            .model
+            .as_ref()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+        let info = StreamInfo {
+            width: in_info.width(),
+            height: in_info.height(),
+            model_name: model.weights.meta.name.clone(),
+            model_hash: model.weights.meta.short_hash().to_owned(),
+            model_location: model.location.clone(),
+        };
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{}x{} -> {}x{}",
+            in_info.width(),
+            in_info.height(),
+            out_info.width(),
+            out_info.height()
+        );
+        state.info = Some(info);
+        state.tags_pending = true;
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (model, pending_tags) = {
+            let mut state = self.state.lock().unwrap();
+            let tags = match (state.tags_pending, &state.info) {
+                (true, Some(info)) => {
+                    Some(common::tags_with_info(state.upstream_tags.as_ref(), info))
+                }
+                _ => None,
+            };
+            state.tags_pending = false;
+            (state.model.clone(), tags)
+        };
+        let model = model.ok_or(gst::FlowError::Flushing)?;
+        if let Some(tags) = pending_tags {
+            // Tags go out before the first compact frame of these caps.
+            self.obj().src_pad().push_event(gst::event::Tag::new(tags));
+        }
+
+        let luma = common::read_plane(inframe, 0);
+        let compact = common::guard("ComCNN", || compress_luma(model.engine.as_ref(), &luma))
+            .map_err(|e| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
+                gst::FlowError::Error
+            })?;
+        common::write_plane(outframe, 0, &compact);
+        for plane in 1..inframe.n_planes() {
+            let chroma = downscale_box2(&common::read_plane(inframe, plane));
+            common::write_plane(outframe, plane, &chroma);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,29 @@
+//! `comcnnenc`: ComCNN, the compact-representation network, in front of a stock image encoder.
+//!
+//! Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format;
+//! the network runs on the luma plane and chroma is box-averaged. The original size and the
+//! model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
+//!
+//! ```text
+//! gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=352,height=288 ! \
+//!     comcnnenc model-location=model.cnnmodel ! jpegenc quality=50 idct-method=islow ! \
+//!     matroskamux ! filesink location=archive.mkv
+//! ```
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct ComCnnEnc(ObjectSubclass<imp::ComCnnEnc>)
+        @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "comcnnenc",
+        gst::Rank::NONE,
+        ComCnnEnc::static_type(),
+    )
+}

@@ -1,0 +1,329 @@
+//! What both elements share: caps, size mapping, model settings, the stream-info tag and the
+//! plane plumbing between GStreamer frames and the core crate.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use cnncodec::{BackendKind, Engine, GrayImage, ModelWeights};
+use gst::glib;
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+/// Raw formats both elements take: the CNN runs on the first (luma) plane, the other planes
+/// are resampled plainly. All are formats `jpegenc`/`jpegdec` and `openjpegenc`/`openjpegdec`
+/// handle without a `videoconvert`.
+pub const FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Gray8,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Y42b,
+    gst_video::VideoFormat::Y444,
+];
+
+pub fn pad_caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS.iter().copied())
+        .build()
+}
+
+/// ceil(v / 2): the compact size of an original dimension.
+fn halve(v: i32) -> i32 {
+    (v + 1) / 2
+}
+
+/// Maps one width/height value. `to_compact`: original -> compact (exact); else compact ->
+/// every original that has it: [2v - 1, 2v].
+fn map_dim(value: &glib::SendValue, to_compact: bool) -> Option<glib::SendValue> {
+    if let Ok(v) = value.get::<i32>() {
+        return Some(if to_compact {
+            halve(v).to_send_value()
+        } else {
+            let (lo, hi) = ((2 * v - 1).max(1), v.saturating_mul(2));
+            if lo == hi {
+                lo.to_send_value()
+            } else {
+                gst::IntRange::new(lo, hi).to_send_value()
+            }
+        });
+    }
+    if let Ok(r) = value.get::<gst::IntRange<i32>>() {
+        let (lo, hi) = if to_compact {
+            (halve(r.min()), halve(r.max()))
+        } else {
+            ((2 * r.min() - 1).max(1), r.max().saturating_mul(2))
+        };
+        return Some(if lo == hi {
+            lo.to_send_value()
+        } else {
+            gst::IntRange::new(lo, hi).to_send_value()
+        });
+    }
+    if let Ok(list) = value.get::<gst::List>() {
+        let mapped: Vec<glib::SendValue> =
+            list.iter().filter_map(|v| map_dim(v, to_compact)).collect();
+        return Some(mapped.into_iter().collect::<gst::List>().to_send_value());
+    }
+    None
+}
+
+/// Caps on the other side of a size-halving element. `to_compact` says which way.
+pub fn map_caps(caps: &gst::Caps, to_compact: bool, filter: Option<&gst::Caps>) -> gst::Caps {
+    let mut out = gst::Caps::new_empty();
+    {
+        let out = out.get_mut().unwrap();
+        for (s, features) in caps.iter_with_features() {
+            let mut s = s.to_owned();
+            for field in ["width", "height"] {
+                let mapped = s.value(field).ok().and_then(|v| map_dim(v, to_compact));
+                if let Some(m) = mapped {
+                    s.set_value(field, m);
+                }
+            }
+            out.append_structure_full(s, Some(features.to_owned()));
+        }
+    }
+    match filter {
+        Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+        None => out,
+    }
+}
+
+/// Name of the structure serialised into a `comment` tag that carries what `reccnndec`
+/// needs: the original size and the model. A comment is the tag that survives `jpegenc`,
+/// `openjpegenc`, `matroskamux` and back.
+pub const STREAM_INFO_NAME: &str = "cnncodec";
+
+/// What travels with a compact stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub width: u32,
+    pub height: u32,
+    pub model_name: String,
+    pub model_hash: String,
+    pub model_location: Option<String>,
+}
+
+impl StreamInfo {
+    pub fn to_comment(&self) -> String {
+        let mut s = gst::Structure::builder(STREAM_INFO_NAME)
+            .field("version", 1i32)
+            .field("width", self.width as i32)
+            .field("height", self.height as i32)
+            .field("model", &self.model_name)
+            .field("hash", &self.model_hash);
+        if let Some(l) = &self.model_location {
+            s = s.field("location", l);
+        }
+        s.build().to_string()
+    }
+
+    pub fn from_comment(comment: &str) -> Option<Self> {
+        let s = gst::Structure::from_str(comment).ok()?;
+        if s.name() != STREAM_INFO_NAME {
+            return None;
+        }
+        let width = s.get::<i32>("width").ok().filter(|v| *v > 0)? as u32;
+        let height = s.get::<i32>("height").ok().filter(|v| *v > 0)? as u32;
+        Some(Self {
+            width,
+            height,
+            model_name: s.get::<String>("model").unwrap_or_default(),
+            model_hash: s.get::<String>("hash").unwrap_or_default(),
+            model_location: s.get::<String>("location").ok(),
+        })
+    }
+
+    /// The stream info among a tag list's comments, if any.
+    pub fn from_tags(tags: &gst::TagListRef) -> Option<Self> {
+        tags.iter_tag::<gst::tags::Comment>()
+            .find_map(|c| Self::from_comment(c.get()))
+    }
+}
+
+/// A tag list with `info` replacing any earlier stream info and keeping everything else.
+pub fn tags_with_info(upstream: Option<&gst::TagList>, info: &StreamInfo) -> gst::TagList {
+    let mut tags = gst::TagList::new();
+    {
+        let tags = tags.get_mut().unwrap();
+        if let Some(up) = upstream {
+            for (name, values) in up.iter_generic() {
+                for v in values {
+                    let ours = name.as_str() == gst::tags::Comment::TAG_NAME.as_str()
+                        && v.get::<&str>()
+                            .is_ok_and(|c| StreamInfo::from_comment(c).is_some());
+                    if !ours {
+                        let _ = tags.add_generic(name, v.clone(), gst::TagMergeMode::Append);
+                    }
+                }
+            }
+        }
+        tags.add::<gst::tags::Comment>(&info.to_comment().as_str(), gst::TagMergeMode::Append);
+        tags.set_scope(gst::TagScope::Stream);
+    }
+    tags
+}
+
+/// Model settings both elements expose.
+#[derive(Clone, Debug, Default)]
+pub struct ModelSettings {
+    pub model_location: Option<String>,
+    pub backend: String,
+    pub device_index: u32,
+}
+
+pub const DEFAULT_BACKEND: &str = "cpu";
+
+impl ModelSettings {
+    pub fn new() -> Self {
+        Self {
+            model_location: None,
+            backend: DEFAULT_BACKEND.to_owned(),
+            device_index: 0,
+        }
+    }
+
+    pub fn backend_kind(&self) -> Result<BackendKind, String> {
+        BackendKind::from_str(&self.backend)
+    }
+}
+
+/// Property specs for [`ModelSettings`], shared so both elements document them alike.
+pub fn model_properties() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("model-location")
+            .nick("Model location")
+            .blurb(
+                "A .cnnmodel file, or a directory holding comcnn.safetensors and \
+                 reccnn.safetensors (the paper's reference layout). Unset: the built-in \
+                 default model (reccnndec: the model named by the stream, else the default)",
+            )
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("backend")
+            .nick("Backend")
+            .blurb(&format!(
+                "Where the network runs: cpu, or cuda in builds with the cuda feature \
+                 (this build: {})",
+                BackendKind::available().join(", ")
+            ))
+            .default_value(Some(DEFAULT_BACKEND))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("device-index")
+            .nick("Device index")
+            .blurb("GPU to use with backend=cuda (0 = first); must be 0 for cpu")
+            .minimum(0)
+            .maximum(255)
+            .default_value(0)
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+pub fn set_model_property(
+    s: &mut ModelSettings,
+    value: &glib::Value,
+    pspec: &glib::ParamSpec,
+) -> bool {
+    match pspec.name() {
+        "model-location" => s.model_location = value.get::<Option<String>>().unwrap(),
+        "backend" => {
+            s.backend = value
+                .get::<Option<String>>()
+                .unwrap()
+                .unwrap_or_else(|| DEFAULT_BACKEND.to_owned())
+        }
+        "device-index" => s.device_index = value.get().unwrap(),
+        _ => return false,
+    }
+    true
+}
+
+pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+    Some(match pspec.name() {
+        "model-location" => s.model_location.to_value(),
+        "backend" => s.backend.to_value(),
+        "device-index" => s.device_index.to_value(),
+        _ => return None,
+    })
+}
+
+/// A model ready to run, with what identifies it in a stream.
+#[derive(Clone)]
+pub struct LoadedModel {
+    pub weights: Arc<ModelWeights>,
+    pub engine: Arc<dyn Engine>,
+    pub location: Option<String>,
+}
+
+type EngineKey = (String, BackendKind, u32);
+
+fn engine_cache() -> &'static Mutex<HashMap<EngineKey, Weak<dyn Engine>>> {
+    static CACHE: OnceLock<Mutex<HashMap<EngineKey, Weak<dyn Engine>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Loads the model a setting names (or the built-in default) on the chosen backend. Elements
+/// in one process that use the same weights, backend and device share one loaded copy.
+pub fn load_model(
+    location: Option<&str>,
+    backend: BackendKind,
+    device_index: u32,
+) -> Result<LoadedModel, String> {
+    let path = location.map(PathBuf::from);
+    let weights = cnncodec::models::resolve(path.as_deref())?;
+    let key = (weights.meta.content_hash.clone(), backend, device_index);
+    let mut cache = engine_cache().lock().unwrap();
+    cache.retain(|_, w| w.strong_count() > 0);
+    let engine = match cache.get(&key).and_then(Weak::upgrade) {
+        Some(e) => e,
+        None => {
+            let e = cnncodec::load_engine(&weights, backend, device_index as usize)?;
+            cache.insert(key, Arc::downgrade(&e));
+            e
+        }
+    };
+    Ok(LoadedModel {
+        weights: Arc::new(weights),
+        engine,
+        location: location.map(|l| {
+            std::fs::canonicalize(l)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| l.to_owned())
+        }),
+    })
+}
+
+/// Plane `i` of a mapped frame as a packed 8-bit image.
+pub fn read_plane(frame: &gst_video::VideoFrameRef<&gst::BufferRef>, i: u32) -> GrayImage {
+    let info = frame.info();
+    let (w, h) = (
+        info.comp_width(i as u8) as usize,
+        info.comp_height(i as u8) as usize,
+    );
+    let stride = frame.plane_stride()[i as usize] as usize;
+    GrayImage::from_strided(w, h, stride, frame.plane_data(i).unwrap())
+}
+
+/// Writes a packed 8-bit image into plane `i` of a mapped frame (sizes must agree).
+pub fn write_plane(
+    frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    i: u32,
+    img: &GrayImage,
+) {
+    let stride = frame.plane_stride()[i as usize] as usize;
+    img.write_strided(stride, frame.plane_data_mut(i).unwrap());
+}
+
+/// Runs `f`, turning a panic inside the network code into an error message.
+pub fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("{what} failed inside the network code: {msg}")
+    })
+}

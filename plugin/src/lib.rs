@@ -1,0 +1,30 @@
+//! GStreamer plugin `cnncodec`: `comcnnenc` shrinks frames with ComCNN before a stock image
+//! codec, `reccnndec` restores them with bicubic up-scaling + RecCNN after the stock decoder.
+#![allow(clippy::non_send_fields_in_send_ty)]
+
+use gst::glib;
+
+mod comcnnenc;
+mod common;
+mod reccnndec;
+pub mod runner;
+
+pub use common::{StreamInfo, STREAM_INFO_NAME};
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    comcnnenc::register(plugin)?;
+    reccnndec::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    cnncodec,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

@@ -1,0 +1,403 @@
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::common::{self, LoadedModel, ModelSettings, StreamInfo};
+use cnncodec::pipeline::{is_original_of, resize_plane, restore_luma};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "reccnndec",
+        gst::DebugColorFlags::empty(),
+        Some("RecCNN restoring decoder"),
+    )
+});
+
+#[derive(Clone, Debug)]
+struct Settings {
+    model: ModelSettings,
+    /// Original size to restore when the stream does not say (0: from the stream, else 2x).
+    width: u32,
+    height: u32,
+}
+
+#[derive(Default)]
+struct State {
+    model: Option<LoadedModel>,
+    stream: Option<StreamInfo>,
+    /// An error found outside the streaming path, posted with the next frame.
+    pending_error: Option<String>,
+}
+
+pub struct RecCnnDec {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+impl Default for RecCnnDec {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::new(Settings {
+                model: ModelSettings::new(),
+                width: 0,
+                height: 0,
+            }),
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RecCnnDec {
+    const NAME: &'static str = "GstRecCnnDec";
+    type Type = super::RecCnnDec;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for RecCnnDec {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = common::model_properties();
+            for (name, nick) in [("width", "Original width"), ("height", "Original height")] {
+                props.push(
+                    glib::ParamSpecUInt::builder(name)
+                        .nick(nick)
+                        .blurb(&format!(
+                            "Original frame {name} to restore when the stream does not carry it \
+                             (0 = from the stream's cnncodec tag, else twice the compact {name}); \
+                             must be 2 x compact - 1 or 2 x compact"
+                        ))
+                        .minimum(0)
+                        .maximum(i32::MAX as u32)
+                        .default_value(0)
+                        .mutable_playing()
+                        .build(),
+                );
+            }
+            props
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "width" => s.width = value.get().unwrap(),
+            "height" => s.height = value.get().unwrap(),
+            _ => {
+                common::set_model_property(&mut s.model, value, pspec);
+            }
+        }
+        drop(s);
+        if matches!(pspec.name(), "width" | "height") {
+            self.obj().reconfigure_src();
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "width" => s.width.to_value(),
+            "height" => s.height.to_value(),
+            _ => common::model_property(&s.model, pspec).expect("known property"),
+        }
+    }
+}
+
+impl GstObjectImpl for RecCnnDec {}
+
+impl ElementImpl for RecCnnDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "RecCNN restoring decoder",
+                "Filter/Effect/Converter/Video",
+                "Restores frames shrunk by comcnnenc to their original size with bicubic \
+                 up-scaling and RecCNN (Jiang et al. 2018); place after the stock decoder",
+                "cnncodec developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = common::pad_caps();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl RecCnnDec {
+    /// The original size to restore for a compact size: property, then stream, then 2x.
+    fn target_size(&self, compact: (usize, usize)) -> (usize, usize) {
+        let settings = self.settings.lock().unwrap().clone();
+        let state = self.state.lock().unwrap();
+        let from_props = (settings.width as usize, settings.height as usize);
+        let candidates = [
+            Some(from_props),
+            state
+                .stream
+                .as_ref()
+                .map(|s| (s.width as usize, s.height as usize)),
+        ];
+        for (w, h) in candidates.into_iter().flatten() {
+            if is_original_of(compact, w, h) {
+                return (w, h);
+            }
+        }
+        if from_props != (0, 0) {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "width/height {}x{} cannot come from a {}x{} compact frame; using 2x",
+                from_props.0,
+                from_props.1,
+                compact.0,
+                compact.1
+            );
+        }
+        (compact.0 * 2, compact.1 * 2)
+    }
+
+    /// Follows the model a stream names, unless the user chose one.
+    fn adopt_stream_model(&self, info: &StreamInfo) {
+        let settings = self.settings.lock().unwrap().model.clone();
+        let mut state = self.state.lock().unwrap();
+        let current = state
+            .model
+            .as_ref()
+            .map(|m| m.weights.meta.short_hash().to_owned());
+        if info.model_hash.is_empty() || current.as_deref() == Some(info.model_hash.as_str()) {
+            return;
+        }
+        let describe = format!(
+            "model '{}' (hash {}{})",
+            info.model_name,
+            info.model_hash,
+            info.model_location
+                .as_deref()
+                .map(|l| format!(", at '{l}'"))
+                .unwrap_or_default()
+        );
+        if settings.model_location.is_some() {
+            state.pending_error = Some(format!(
+                "the stream was encoded with {describe}, but model-location gives '{}' (hash {}): a RecCNN must be paired with the ComCNN that made the stream; set model-location to the encoder's model, or unset it to follow the stream",
+                state.model.as_ref().map_or("?", |m| m.weights.meta.name.as_str()),
+                current.unwrap_or_default()
+            ));
+            return;
+        }
+        let backend = match settings.backend_kind() {
+            Ok(b) => b,
+            Err(e) => {
+                state.pending_error = Some(e);
+                return;
+            }
+        };
+        let loaded = info
+            .model_location
+            .as_deref()
+            .ok_or_else(|| "the stream does not say where the model is".to_owned())
+            .and_then(|l| common::load_model(Some(l), backend, settings.device_index));
+        match loaded {
+            Ok(m) if m.weights.meta.short_hash() == info.model_hash => {
+                gst::info!(CAT, imp = self, "following the stream's {describe}");
+                state.model = Some(m);
+                state.pending_error = None;
+            }
+            Ok(m) => {
+                state.pending_error = Some(format!(
+                    "the stream was encoded with {describe}, but that file now holds hash {}: set model-location to the encoder's model",
+                    m.weights.meta.short_hash()
+                ))
+            }
+            Err(e) => {
+                state.pending_error = Some(format!(
+                    "the stream was encoded with {describe}, which cannot be loaded here ({e}): set model-location to a copy of that model"
+                ))
+            }
+        }
+    }
+}
+
+impl BaseTransformImpl for RecCnnDec {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().model.clone();
+        let backend = settings
+            .backend_kind()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let model = match common::load_model(
+            settings.model_location.as_deref(),
+            backend,
+            settings.device_index,
+        ) {
+            Ok(m) => Some(m),
+            // Without a setting the stream may still name its model; decide at the first frame.
+            Err(e) if settings.model_location.is_none() => {
+                gst::debug!(CAT, imp = self, "no default model yet: {e}");
+                None
+            }
+            Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ["{}", e])),
+        };
+        *self.state.lock().unwrap() = State {
+            model,
+            ..Default::default()
+        };
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        // Sink side holds compact frames, src side originals.
+        let to_compact = direction == gst::PadDirection::Src;
+        Some(common::map_caps(caps, to_compact, filter))
+    }
+
+    fn fixate_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        othercaps: gst::Caps,
+    ) -> gst::Caps {
+        if direction == gst::PadDirection::Sink {
+            if let Some(s) = caps.structure(0) {
+                if let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height")) {
+                    let (tw, th) = self.target_size((w as usize, h as usize));
+                    let mut othercaps = othercaps;
+                    othercaps.truncate();
+                    {
+                        let o = othercaps.make_mut().structure_mut(0).unwrap();
+                        o.fixate_field_nearest_int("width", tw as i32);
+                        o.fixate_field_nearest_int("height", th as i32);
+                    }
+                    return self.parent_fixate_caps(direction, caps, othercaps);
+                }
+            }
+        }
+        self.parent_fixate_caps(direction, caps, othercaps)
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Tag(tag) = event.view() {
+            if let Some(info) = StreamInfo::from_tags(tag.tag()) {
+                gst::debug!(CAT, imp = self, "stream info: {info:?}");
+                self.adopt_stream_model(&info);
+                let changed = {
+                    let mut state = self.state.lock().unwrap();
+                    let changed = state.stream.as_ref() != Some(&info);
+                    state.stream = Some(info);
+                    changed
+                };
+                if changed {
+                    // Renegotiate before the next frame so the original size goes out.
+                    self.obj().reconfigure_src();
+                }
+            }
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for RecCnnDec {
+    fn set_info(
+        &self,
+        _incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{}x{} -> {}x{}",
+            in_info.width(),
+            in_info.height(),
+            out_info.width(),
+            out_info.height()
+        );
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let model = {
+            let state = self.state.lock().unwrap();
+            if let Some(e) = &state.pending_error {
+                gst::element_imp_error!(self, gst::ResourceError::Settings, ["{}", e]);
+                return Err(gst::FlowError::Error);
+            }
+            state.model.clone()
+        };
+        let Some(model) = model else {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Settings,
+                ["{}", cnncodec::models::no_model_message()]
+            );
+            return Err(gst::FlowError::Error);
+        };
+        let (w, h) = (
+            outframe.info().width() as usize,
+            outframe.info().height() as usize,
+        );
+        let decoded = common::read_plane(inframe, 0);
+        let restored = common::guard("RecCNN", || {
+            restore_luma(model.engine.as_ref(), &decoded, w, h)
+        })
+        .map_err(|e| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
+            gst::FlowError::Error
+        })?;
+        common::write_plane(outframe, 0, &restored);
+        for plane in 1..inframe.n_planes() {
+            let out_info = outframe.info();
+            let (cw, ch) = (
+                out_info.comp_width(plane as u8) as usize,
+                out_info.comp_height(plane as u8) as usize,
+            );
+            let chroma = resize_plane(&common::read_plane(inframe, plane), cw, ch);
+            common::write_plane(outframe, plane, &chroma);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,203 @@
+//! Running short real pipelines with appsrc/appsink under a timeout: used by the CLI's demo
+//! and evaluation commands and by the integration tests.
+
+use std::time::Duration;
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+/// Registers this plugin statically (once) so pipelines find the elements without
+/// `GST_PLUGIN_PATH`.
+pub fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("GStreamer initialises");
+        crate::plugin_register_static().expect("register cnncodec plugin");
+    });
+}
+
+/// What a pipeline run produced.
+#[derive(Debug, Default)]
+pub struct RunResult {
+    pub samples: Vec<gst::Sample>,
+    pub error: Option<String>,
+}
+
+impl RunResult {
+    pub fn sizes(&self) -> Vec<(i32, i32)> {
+        self.samples
+            .iter()
+            .map(|s| {
+                let st = s.caps().unwrap().structure(0).unwrap().to_owned();
+                (
+                    st.get::<i32>("width").unwrap(),
+                    st.get::<i32>("height").unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn expect_ok(self) -> Self {
+        if let Some(e) = &self.error {
+            panic!("pipeline failed: {e}");
+        }
+        self
+    }
+}
+
+/// Runs `launch` (which may contain `appsrc name=src` and `appsink name=sink`), pushing
+/// `frames` (caps, buffer) into the appsrc, and collects every sample of the appsink until EOS
+/// or an error. Never waits longer than `timeout`.
+pub fn run(launch: &str, frames: Vec<(gst::Caps, gst::Buffer)>, timeout: Duration) -> RunResult {
+    run_hooked(launch, frames, timeout, |_| {})
+}
+
+/// [`run`] with a hook that sees the pipeline before it starts.
+pub fn run_hooked(
+    launch: &str,
+    frames: Vec<(gst::Caps, gst::Buffer)>,
+    timeout: Duration,
+    hook: impl FnOnce(&gst::Pipeline),
+) -> RunResult {
+    init();
+    let pipeline = gst::parse::launch(launch)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    hook(&pipeline);
+    let sink = pipeline
+        .by_name("sink")
+        .map(|s| s.downcast::<gst_app::AppSink>().unwrap());
+    if let Some(sink) = &sink {
+        sink.set_property("sync", false);
+    }
+    let src = pipeline
+        .by_name("src")
+        .map(|s| s.downcast::<gst_app::AppSrc>().unwrap());
+    let bus = pipeline.bus().unwrap();
+    let mut result = RunResult::default();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        result.error = Some(first_error(&bus).unwrap_or_else(|| "state change failed".into()));
+        pipeline.set_state(gst::State::Null).unwrap();
+        return result;
+    }
+    if let Some(src) = &src {
+        src.set_property("format", gst::Format::Time);
+        for (i, (caps, mut buf)) in frames.into_iter().enumerate() {
+            {
+                let b = buf.make_mut();
+                b.set_pts(gst::ClockTime::from_mseconds(100 * i as u64));
+                b.set_duration(gst::ClockTime::from_mseconds(100));
+            }
+            src.set_caps(Some(&caps));
+            if src.push_buffer(buf).is_err() {
+                break;
+            }
+        }
+        let _ = src.end_of_stream();
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(sink) = &sink {
+            while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(5)) {
+                result.samples.push(s);
+            }
+        }
+        if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) {
+            match msg.view() {
+                gst::MessageView::Eos(_) => break,
+                gst::MessageView::Error(e) => {
+                    result.error = Some(format!(
+                        "{}: {}",
+                        e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                        e.error()
+                    ));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            result.error = Some("TIMEOUT".into());
+            break;
+        }
+    }
+    if let Some(sink) = &sink {
+        while let Some(s) = sink.try_pull_sample(gst::ClockTime::ZERO) {
+            result.samples.push(s);
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    result
+}
+
+fn first_error(bus: &gst::Bus) -> Option<String> {
+    while let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(e.error().to_string());
+        }
+    }
+    None
+}
+
+/// The first plane of a sample as packed bytes.
+pub fn luma_of(sample: &gst::Sample) -> cnncodec::GrayImage {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    cnncodec::GrayImage::from_strided(
+        info.width() as usize,
+        info.height() as usize,
+        frame.plane_stride()[0] as usize,
+        frame.plane_data(0).unwrap(),
+    )
+}
+
+/// A GRAY8 frame from an 8-bit luma image.
+pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
+    let info = gst_video::VideoInfo::builder(
+        gst_video::VideoFormat::Gray8,
+        img.width as u32,
+        img.height as u32,
+    )
+    .fps(gst::Fraction::new(1, 1))
+    .build()
+    .unwrap();
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+        let stride = frame.plane_stride()[0] as usize;
+        img.write_strided(stride, frame.plane_data_mut(0).unwrap());
+    }
+    (info.to_caps().unwrap(), buffer)
+}
+
+/// Like [`run`], also collecting the byte size of every buffer an appsink named `jpeg` gets.
+pub fn run_with_jpeg(
+    launch: &str,
+    frames: Vec<(gst::Caps, gst::Buffer)>,
+    timeout: Duration,
+) -> (RunResult, Vec<usize>) {
+    init();
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let launch = launch.to_owned();
+    let hook = sizes.clone();
+    let result = run_hooked(&launch, frames, timeout, move |pipeline| {
+        if let Some(j) = pipeline.by_name("jpeg") {
+            let j = j.downcast::<gst_app::AppSink>().unwrap();
+            let hook = hook.clone();
+            j.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |s| {
+                        let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        hook.lock().unwrap().push(sample.buffer().unwrap().size());
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
+    });
+    let sizes = sizes.lock().unwrap().clone();
+    (result, sizes)
+}

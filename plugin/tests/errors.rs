@@ -1,0 +1,133 @@
+//! Bad input ends in a clear element error, never a panic or a hang.
+
+mod util;
+
+use std::time::Duration;
+
+fn error_of(launch: &str) -> String {
+    let frames = vec![util::test_frame("GRAY8", 32, 24, 0)];
+    let result = util::run(launch, frames, Duration::from_secs(60));
+    let err = result.error.expect("the pipeline must fail");
+    assert_ne!(err, "TIMEOUT", "hung instead of failing: {launch}");
+    err
+}
+
+#[test]
+fn missing_model_is_an_element_error() {
+    let e =
+        error_of("appsrc name=src ! comcnnenc model-location=/nonexistent/m.cnnmodel ! fakesink");
+    assert!(
+        e.contains("model not found") && e.contains("comcnn.safetensors"),
+        "{e}"
+    );
+    let e =
+        error_of("appsrc name=src ! reccnndec model-location=/nonexistent/m.cnnmodel ! fakesink");
+    assert!(e.contains("model not found"), "{e}");
+}
+
+#[test]
+fn no_model_at_all_says_how_to_give_one() {
+    let e = error_of("appsrc name=src ! comcnnenc ! fakesink");
+    assert!(e.contains("model-location"), "{e}");
+    let e = error_of("appsrc name=src ! reccnndec ! fakesink");
+    assert!(e.contains("model-location"), "{e}");
+}
+
+#[test]
+fn corrupt_model_is_an_element_error() {
+    let dir = util::tmp_dir("errors");
+    let path = dir.join("corrupt.cnnmodel");
+    std::fs::write(&path, b"garbage garbage garbage").unwrap();
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} ! fakesink",
+        path.display()
+    ));
+    assert!(e.contains("not a valid safetensors"), "{e}");
+}
+
+#[test]
+fn wrong_shape_is_an_element_error() {
+    let Some(reference) = util::reference_model() else {
+        return;
+    };
+    // A directory whose "reccnn" is really a ComCNN: wrong shapes for a RecCNN.
+    let dir = util::tmp_dir("shape").join("model");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        reference.join("comcnn.safetensors"),
+        dir.join("comcnn.safetensors"),
+    )
+    .unwrap();
+    let mut bytes = std::fs::read(reference.join("comcnn.safetensors")).unwrap();
+    // Relabel it so only the shape check can catch it.
+    let from = b"\"model\":\"comcnn\"";
+    if let Some(at) = bytes.windows(from.len()).position(|w| w == from) {
+        bytes[at..at + from.len()].copy_from_slice(b"\"model\":\"reccnn\"");
+    }
+    std::fs::write(dir.join("reccnn.safetensors"), bytes).unwrap();
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} ! fakesink",
+        dir.display()
+    ));
+    assert!(e.contains("does not fit"), "{e}");
+}
+
+#[test]
+fn mismatched_pair_is_an_element_error() {
+    let Some(reference) = util::reference_model() else {
+        return;
+    };
+    let dir = util::tmp_dir("swap").join("model");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        reference.join("reccnn.safetensors"),
+        dir.join("comcnn.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(
+        reference.join("comcnn.safetensors"),
+        dir.join("reccnn.safetensors"),
+    )
+    .unwrap();
+    let e = error_of(&format!(
+        "appsrc name=src ! reccnndec model-location={} ! fakesink",
+        dir.display()
+    ));
+    assert!(e.contains("mismatched"), "{e}");
+}
+
+#[test]
+fn stream_made_with_another_model_is_an_element_error() {
+    let dir = util::tmp_dir("streammodel");
+    let a = util::tiny_model(&dir, 21);
+    let b = util::tiny_model(&dir, 22);
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} ! jpegenc ! jpegdec ! reccnndec model-location={} ! fakesink",
+        a.display(),
+        b.display()
+    ));
+    assert!(e.contains("encoded with model 'tiny-21'"), "{e}");
+}
+
+#[test]
+fn unknown_or_missing_backend_is_an_element_error() {
+    let dir = util::tmp_dir("backend");
+    let m = util::tiny_model(&dir, 23);
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} backend=tpu ! fakesink",
+        m.display()
+    ));
+    assert!(e.contains("unknown backend 'tpu'"), "{e}");
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} device-index=3 ! fakesink",
+        m.display()
+    ));
+    assert!(e.contains("device-index"), "{e}");
+    if !cfg!(feature = "cuda") {
+        let e = error_of(&format!(
+            "appsrc name=src ! reccnndec model-location={} backend=cuda ! fakesink",
+            m.display()
+        ));
+        assert!(e.contains("--features cuda"), "{e}");
+    }
+}

@@ -1,0 +1,186 @@
+//! Real pipelines: archive with comcnnenc + a stock encoder into Matroska, play back with the
+//! stock decoder + reccnndec, and get the original size back with no settings repeated.
+
+mod util;
+
+use std::time::Duration;
+
+use gst::prelude::*;
+
+const SIZES: &[(u32, u32)] = &[(1, 1), (2, 2), (3, 5), (176, 144), (353, 289), (1280, 720)];
+
+fn archive_and_play(codec_enc: &str, codec_dec: &str, format: &str, w: u32, h: u32) {
+    let dir = util::tmp_dir("roundtrip");
+    let model = util::tiny_model(&dir, 7);
+    let file = dir.join(format!("{codec_enc}-{format}-{w}x{h}.mkv"));
+    let frames = (0..2).map(|i| util::test_frame(format, w, h, i)).collect();
+    util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc model-location={} ! {codec_enc} ! matroskamux ! filesink location={}",
+            model.display(),
+            file.display()
+        ),
+        frames,
+        Duration::from_secs(120),
+    )
+    .expect_ok();
+    // Playback names no model and no size: both come from the file.
+    let played = util::run(
+        &format!(
+            "filesrc location={} ! matroskademux ! {codec_dec} ! reccnndec ! appsink name=sink",
+            file.display()
+        ),
+        vec![],
+        Duration::from_secs(120),
+    )
+    .expect_ok();
+    assert_eq!(
+        played.sizes(),
+        vec![(w as i32, h as i32); 2],
+        "{codec_enc} {format} {w}x{h}"
+    );
+    let fmt = played.samples[0]
+        .caps()
+        .unwrap()
+        .structure(0)
+        .unwrap()
+        .get::<String>("format")
+        .unwrap();
+    assert_eq!(fmt, format, "format survives");
+}
+
+#[test]
+fn jpeg_matroska_round_trip_restores_every_size() {
+    for &(w, h) in SIZES {
+        archive_and_play(
+            "jpegenc quality=50 idct-method=islow",
+            "jpegdec idct-method=islow",
+            "I420",
+            w,
+            h,
+        );
+        archive_and_play("jpegenc", "jpegdec", "GRAY8", w, h);
+    }
+}
+
+#[test]
+fn jpeg2000_matroska_round_trip_restores_every_size() {
+    for &(w, h) in SIZES {
+        archive_and_play("openjpegenc", "openjpegdec", "I420", w, h);
+        archive_and_play("openjpegenc", "openjpegdec", "GRAY8", w, h);
+    }
+}
+
+#[test]
+fn caps_change_mid_stream_is_followed() {
+    let dir = util::tmp_dir("capschange");
+    let model = util::tiny_model(&dir, 8);
+    let mut frames = vec![];
+    for (w, h) in [(352, 288), (352, 288), (175, 143), (175, 143), (64, 48)] {
+        frames.push(util::test_frame("I420", w, h, 0));
+    }
+    let result = util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc model-location={m} ! jpegenc ! jpegdec ! reccnndec ! appsink name=sink",
+            m = model.display()
+        ),
+        frames,
+        Duration::from_secs(120),
+    )
+    .expect_ok();
+    assert_eq!(
+        result.sizes(),
+        vec![(352, 288), (352, 288), (175, 143), (175, 143), (64, 48)]
+    );
+}
+
+#[test]
+fn decoder_properties_restore_size_when_the_stream_lost_it() {
+    // A compact stream without our tag (e.g. made by another tool): 177x145 compact frames.
+    let dir = util::tmp_dir("props");
+    let model = util::tiny_model(&dir, 9);
+    let frames = vec![util::test_frame("GRAY8", 177, 145, 0)];
+    let launch = |props: &str| {
+        format!(
+            "appsrc name=src ! reccnndec model-location={} {props} ! appsink name=sink",
+            model.display()
+        )
+    };
+    let default = util::run(&launch(""), frames.clone(), Duration::from_secs(60)).expect_ok();
+    assert_eq!(default.sizes(), vec![(354, 290)]);
+    let with_props = util::run(
+        &launch("width=353 height=289"),
+        frames,
+        Duration::from_secs(60),
+    )
+    .expect_ok();
+    assert_eq!(with_props.sizes(), vec![(353, 289)]);
+}
+
+#[test]
+fn compact_frame_is_half_size_in_the_same_format() {
+    util::init();
+    let dir = util::tmp_dir("harness");
+    let model = util::tiny_model(&dir, 10);
+    let mut h = gst_check::Harness::new("comcnnenc");
+    h.element()
+        .unwrap()
+        .set_property("model-location", model.to_str().unwrap());
+    let (caps, buf) = util::test_frame("I420", 353, 289, 0);
+    h.set_src_caps(caps);
+    h.play();
+    let out = h.push_and_pull(buf).unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    assert_eq!((info.width(), info.height()), (177, 145));
+    assert_eq!(info.format(), gst_video::VideoFormat::I420);
+    assert_eq!(out.size(), info.size());
+    // The stream info went downstream ahead of the frame.
+    let mut found = None;
+    while let Some(ev) = h.try_pull_event() {
+        if let gst::EventView::Tag(t) = ev.view() {
+            found = gstcnncodec::StreamInfo::from_tags(t.tag());
+        }
+    }
+    let info = found.expect("stream info tag");
+    assert_eq!((info.width, info.height), (353, 289));
+    assert_eq!(info.model_name, "tiny-10");
+}
+
+#[test]
+fn caps_intersect_with_the_stock_codecs() {
+    util::init();
+    let ours = gstcnncodec_caps();
+    for (name, pad) in [
+        ("jpegenc", "sink"),
+        ("jpegdec", "src"),
+        ("openjpegenc", "sink"),
+        ("openjpegdec", "src"),
+    ] {
+        let factory = gst::ElementFactory::find(name).unwrap_or_else(|| panic!("{name} missing"));
+        let tmpl = factory
+            .static_pad_templates()
+            .into_iter()
+            .find(|t| t.name_template() == pad)
+            .unwrap();
+        let theirs = tmpl.caps();
+        for format in ["GRAY8", "I420"] {
+            let one = gst::Caps::builder("video/x-raw")
+                .field("format", format)
+                .build();
+            assert!(
+                ours.intersect(&one).can_intersect(&theirs),
+                "{name} {pad} does not take {format}"
+            );
+        }
+    }
+}
+
+fn gstcnncodec_caps() -> gst::Caps {
+    let f = gst::ElementFactory::find("comcnnenc").unwrap();
+    f.static_pad_templates()
+        .into_iter()
+        .find(|t| t.name_template() == "src")
+        .unwrap()
+        .caps()
+}

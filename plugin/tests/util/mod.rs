@@ -1,0 +1,60 @@
+//! Helpers shared by the plugin's integration tests: plugin registration, tiny models, and
+//! running real pipelines with appsrc/appsink under a timeout.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::weights::ModelWeights;
+use gst_video::prelude::*;
+
+pub use gstcnncodec::runner::*;
+
+pub fn tmp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cnncodec-plugin-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small random ComCNN/RecCNN pair saved as a model file (sizes, not quality, under test).
+pub fn tiny_model(dir: &Path, seed: u64) -> PathBuf {
+    let m = ModelWeights::random(
+        &format!("tiny-{seed}"),
+        ComCnnConfig::new().with_features(4),
+        RecCnnConfig::new().with_features(4).with_depth(3),
+        seed,
+    );
+    let path = dir.join(format!("tiny-{seed}.cnnmodel"));
+    m.save(&path).unwrap();
+    path
+}
+
+pub fn reference_model() -> Option<PathBuf> {
+    cnncodec::reference::require_reference("plugin reference test").map(|r| r.join("official-qf50"))
+}
+
+/// A deterministic test frame of `format` with some structure in every plane.
+pub fn test_frame(format: &str, width: u32, height: u32, seed: u32) -> (gst::Caps, gst::Buffer) {
+    let fmt: gst_video::VideoFormat = format.parse().unwrap();
+    let info = gst_video::VideoInfo::builder(fmt, width, height)
+        .fps(gst::Fraction::new(10, 1))
+        .build()
+        .unwrap();
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+        for p in 0..frame.n_planes() {
+            let (w, h) = (info.comp_width(p as u8), info.comp_height(p as u8));
+            let stride = frame.plane_stride()[p as usize] as usize;
+            let data = frame.plane_data_mut(p).unwrap();
+            for y in 0..h {
+                for x in 0..w {
+                    let v = (x * 7 + y * 13 + p * 50 + seed * 3 + (x * y) % 17) % 256;
+                    data[y as usize * stride + x as usize] = v as u8;
+                }
+            }
+        }
+    }
+    (info.to_caps().unwrap(), buffer)
+}

@@ -1,0 +1,113 @@
+//! Forward-pass benchmark of both networks: ms per frame and achieved GFLOP/s. Used by
+//! `cargo bench` and the CLI's `bench` command; never by tests.
+
+use std::time::Instant;
+
+use crate::engine::Engine;
+use crate::image::Plane;
+use crate::model::{ComCnnConfig, RecCnnConfig};
+
+/// FLOPs (2 per multiply-add) of one 3x3 convolution layer producing `pixels` outputs.
+fn conv_flops(cin: usize, cout: usize, pixels: usize) -> f64 {
+    2.0 * 9.0 * (cin * cout) as f64 * pixels as f64
+}
+
+/// ComCNN FLOPs for a `w` x `h` input.
+pub fn comcnn_flops(cfg: &ComCnnConfig, w: usize, h: usize) -> f64 {
+    let full = w * h;
+    let half = w.div_ceil(2) * h.div_ceil(2);
+    conv_flops(cfg.channels, cfg.features, full)
+        + conv_flops(cfg.features, cfg.features, half)
+        + conv_flops(cfg.features, cfg.channels, half)
+}
+
+/// RecCNN FLOPs for a `w` x `h` frame (about 1.33 MFLOP per pixel for the paper's net).
+pub fn reccnn_flops(cfg: &RecCnnConfig, w: usize, h: usize) -> f64 {
+    let px = w * h;
+    conv_flops(cfg.channels, cfg.features, px)
+        + (cfg.depth - 2) as f64 * conv_flops(cfg.features, cfg.features, px)
+        + conv_flops(cfg.features, cfg.channels, px)
+}
+
+/// One benchmark line.
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    pub network: &'static str,
+    pub width: usize,
+    pub height: usize,
+    pub ms_per_frame: f64,
+    pub gflop_per_frame: f64,
+    pub gflops: f64,
+}
+
+impl BenchResult {
+    pub fn row(&self) -> String {
+        format!(
+            "| {} | {}x{} | {:.1} | {:.1} | {:.1} |",
+            self.network,
+            self.width,
+            self.height,
+            self.ms_per_frame,
+            self.gflop_per_frame,
+            self.gflops
+        )
+    }
+}
+
+pub const TABLE_HEADER: &str =
+    "| network | frame | ms/frame | GFLOP/frame | GFLOP/s |\n| --- | --- | --- | --- | --- |";
+
+/// Times `frames` forwards of each network (after one warm-up) at `w` x `h`.
+pub fn bench_size(
+    engine: &dyn Engine,
+    com: &ComCnnConfig,
+    rec: &RecCnnConfig,
+    w: usize,
+    h: usize,
+    frames: usize,
+) -> [BenchResult; 2] {
+    let input = Plane::new(
+        w,
+        h,
+        (0..w * h)
+            .map(|i| ((i * 31) % 255) as f32 / 255.0)
+            .collect(),
+    );
+    let time = |f: &dyn Fn()| {
+        f(); // warm-up: allocation, caches
+        let t = Instant::now();
+        for _ in 0..frames {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1000.0 / frames as f64
+    };
+    let com_ms = time(&|| {
+        std::hint::black_box(engine.compact(&input));
+    });
+    let rec_ms = time(&|| {
+        std::hint::black_box(engine.residual(&input));
+    });
+    let mk = |network, ms: f64, flops: f64| BenchResult {
+        network,
+        width: w,
+        height: h,
+        ms_per_frame: ms,
+        gflop_per_frame: flops / 1e9,
+        gflops: flops / 1e9 / (ms / 1000.0),
+    };
+    [
+        mk("ComCNN", com_ms, comcnn_flops(com, w, h)),
+        mk("RecCNN", rec_ms, reccnn_flops(rec, w, h)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reccnn_costs_1_33_mflop_per_pixel() {
+        let per_px = reccnn_flops(&RecCnnConfig::new(), 1, 1) / 1e6;
+        assert!((per_px - 1.329408).abs() < 1e-9, "{per_px}");
+    }
+}

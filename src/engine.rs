@@ -1,0 +1,194 @@
+//! Running a loaded model on a chosen backend, behind one object-safe trait so the elements,
+//! the evaluation and the benchmarks need not be generic.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use burn::prelude::*;
+
+use crate::image::Plane;
+use crate::model::{ComCnn, RecCnn};
+use crate::weights::ModelWeights;
+
+/// The CPU backend: burn-flex (the fastest burn CPU backend that builds offline here).
+pub type CpuBackend = burn_flex::Flex;
+
+/// Where the networks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Cpu,
+    Cuda,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build can run the backend at all.
+    pub fn compiled(self) -> bool {
+        match self {
+            Self::Cpu => true,
+            Self::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// Names of the backends this build has.
+    pub fn available() -> Vec<&'static str> {
+        [Self::Cpu, Self::Cuda]
+            .into_iter()
+            .filter(|b| b.compiled())
+            .map(Self::name)
+            .collect()
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            other => Err(format!(
+                "unknown backend '{other}': use one of {}",
+                Self::available().join(", ")
+            )),
+        }
+    }
+}
+
+/// A loaded ComCNN/RecCNN pair that runs single frames.
+pub trait Engine: Send + Sync {
+    /// Raw ComCNN output for a luma plane in [0, 1]: ceil(w/2) x ceil(h/2).
+    fn compact(&self, input: &Plane) -> Plane;
+    /// RecCNN's residual for an up-scaled plane; the restored plane is `upscaled - residual`.
+    fn residual(&self, upscaled: &Plane) -> Plane;
+    /// Backend and device, for logs.
+    fn describe(&self) -> String;
+}
+
+/// The generic implementation of [`Engine`] for one burn backend.
+pub struct BurnEngine<B: Backend> {
+    comcnn: ComCnn<B>,
+    reccnn: RecCnn<B>,
+    device: B::Device,
+}
+
+impl<B: Backend> BurnEngine<B> {
+    pub fn new(weights: &ModelWeights, device: B::Device) -> Self {
+        Self {
+            comcnn: weights.comcnn(&device),
+            reccnn: weights.reccnn(&device),
+            device,
+        }
+    }
+
+    fn to_tensor(&self, p: &Plane) -> Tensor<B, 4> {
+        Tensor::from_data(
+            TensorData::new(p.data.clone(), [1, 1, p.height, p.width]),
+            &self.device,
+        )
+    }
+}
+
+fn to_plane<B: Backend>(t: Tensor<B, 4>) -> Plane {
+    let [_, _, h, w] = t.dims();
+    let data = t
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 tensor data");
+    Plane::new(w, h, data)
+}
+
+// The networks hold only tensors and plain configuration; their parameters are read, never
+// written, while an engine is shared, so sharing across streaming threads is sound.
+unsafe impl<B: Backend> Sync for BurnEngine<B> {}
+unsafe impl<B: Backend> Send for BurnEngine<B> {}
+
+impl<B: Backend> Engine for BurnEngine<B> {
+    fn compact(&self, input: &Plane) -> Plane {
+        to_plane(self.comcnn.forward(self.to_tensor(input)))
+    }
+
+    fn residual(&self, upscaled: &Plane) -> Plane {
+        to_plane(self.reccnn.forward(self.to_tensor(upscaled)))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({:?})", B::name(&self.device), self.device)
+    }
+}
+
+/// Loads `weights` on `backend`; fails with a message that says what to fix.
+pub fn load_engine(
+    weights: &ModelWeights,
+    backend: BackendKind,
+    device_index: usize,
+) -> Result<Arc<dyn Engine>, String> {
+    match backend {
+        BackendKind::Cpu => {
+            if device_index != 0 {
+                return Err(format!(
+                    "device-index={device_index} is not valid for the cpu backend: use 0"
+                ));
+            }
+            Ok(Arc::new(BurnEngine::<CpuBackend>::new(
+                weights,
+                Default::default(),
+            )))
+        }
+        BackendKind::Cuda => cuda::load(weights, device_index),
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::*;
+
+    /// burn-cuda's device thread panics without a driver: look for it first.
+    fn driver_present() -> bool {
+        // SAFETY: dlopen of a system library by name; the handle is closed at once.
+        unsafe {
+            let name = c"libcuda.so.1";
+            let handle = libc::dlopen(name.as_ptr(), libc::RTLD_LAZY);
+            if handle.is_null() {
+                return false;
+            }
+            libc::dlclose(handle);
+            true
+        }
+    }
+
+    pub fn load(weights: &ModelWeights, device_index: usize) -> Result<Arc<dyn Engine>, String> {
+        if !driver_present() {
+            return Err("backend=cuda needs the NVIDIA driver (libcuda.so.1) and NVRTC, and neither was found: install the driver, or use backend=cpu".into());
+        }
+        let device = burn_cuda::CudaDevice::new(device_index);
+        let weights = weights.clone();
+        // A bad device index panics inside cubecl; keep that from unwinding into the caller.
+        std::panic::catch_unwind(move || {
+            Arc::new(BurnEngine::<burn_cuda::Cuda>::new(&weights, device)) as Arc<dyn Engine>
+        })
+        .map_err(|_| format!("CUDA device {device_index} could not be opened: check device-index against nvidia-smi"))
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+mod cuda {
+    use super::*;
+
+    pub fn load(_: &ModelWeights, _: usize) -> Result<Arc<dyn Engine>, String> {
+        Err("backend=cuda is not compiled into this build: rebuild with `--features cuda` (see README), or use backend=cpu".into())
+    }
+}

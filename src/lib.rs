@@ -1,0 +1,18 @@
+//! cnncodec: Jiang et al.'s end-to-end compression framework (ComCNN + stock codec + RecCNN)
+//! as a library. No GStreamer types here: the elements, training, evaluation and benchmarks
+//! all call these functions.
+
+pub mod bench;
+pub mod engine;
+pub mod image;
+pub mod metrics;
+pub mod model;
+pub mod models;
+pub mod pipeline;
+pub mod reference;
+pub mod resample;
+pub mod weights;
+
+pub use engine::{load_engine, BackendKind, Engine};
+pub use image::{GrayImage, Plane};
+pub use weights::{ModelMeta, ModelWeights, WeightsError};
