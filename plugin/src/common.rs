@@ -29,7 +29,7 @@ pub fn pad_caps() -> gst::Caps {
 
 /// ceil(v / 2): the compact size of an original dimension.
 fn halve(v: i32) -> i32 {
-    (v + 1) / 2
+    v / 2 + v % 2
 }
 
 /// Maps one width/height value. `to_compact`: original -> compact (exact); else compact ->
@@ -39,7 +39,7 @@ fn map_dim(value: &glib::SendValue, to_compact: bool) -> Option<glib::SendValue>
         return Some(if to_compact {
             halve(v).to_send_value()
         } else {
-            let (lo, hi) = ((2 * v - 1).max(1), v.saturating_mul(2));
+            let (lo, hi) = ((v.saturating_mul(2) - 1).max(1), v.saturating_mul(2));
             if lo == hi {
                 lo.to_send_value()
             } else {
@@ -51,7 +51,10 @@ fn map_dim(value: &glib::SendValue, to_compact: bool) -> Option<glib::SendValue>
         let (lo, hi) = if to_compact {
             (halve(r.min()), halve(r.max()))
         } else {
-            ((2 * r.min() - 1).max(1), r.max().saturating_mul(2))
+            (
+                (r.min().saturating_mul(2) - 1).max(1),
+                r.max().saturating_mul(2),
+            )
         };
         return Some(if lo == hi {
             lo.to_send_value()

@@ -78,7 +78,7 @@ pub fn run_hooked(
     let mut result = RunResult::default();
     if pipeline.set_state(gst::State::Playing).is_err() {
         result.error = Some(first_error(&bus).unwrap_or_else(|| "state change failed".into()));
-        pipeline.set_state(gst::State::Null).unwrap();
+        let _ = pipeline.set_state(gst::State::Null);
         return result;
     }
     if let Some(src) = &src {
@@ -127,7 +127,7 @@ pub fn run_hooked(
             result.samples.push(s);
         }
     }
-    pipeline.set_state(gst::State::Null).unwrap();
+    let _ = pipeline.set_state(gst::State::Null);
     result
 }
 
@@ -155,6 +155,7 @@ pub fn luma_of(sample: &gst::Sample) -> cnncodec::GrayImage {
 
 /// A GRAY8 frame from an 8-bit luma image.
 pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
+    init();
     let info = gst_video::VideoInfo::builder(
         gst_video::VideoFormat::Gray8,
         img.width as u32,
