@@ -47,29 +47,26 @@ fn corrupt_model_is_an_element_error() {
 
 #[test]
 fn wrong_shape_is_an_element_error() {
-    let Some(reference) = util::reference_model() else {
-        return;
-    };
-    // A directory whose "reccnn" is really a ComCNN: wrong shapes for a RecCNN.
-    let dir = util::tmp_dir("shape").join("model");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        reference.join("comcnn.safetensors"),
-        dir.join("comcnn.safetensors"),
-    )
-    .unwrap();
-    let mut bytes = std::fs::read(reference.join("comcnn.safetensors")).unwrap();
-    // Relabel it so only the shape check can catch it.
-    let from = b"\"model\":\"comcnn\"";
-    if let Some(at) = bytes.windows(from.len()).position(|w| w == from) {
-        bytes[at..at + from.len()].copy_from_slice(b"\"model\":\"reccnn\"");
-    }
-    std::fs::write(dir.join("reccnn.safetensors"), bytes).unwrap();
+    let dir = util::tmp_dir("shape");
+    let path = util::tiny_model(&dir, 30);
+    let mut m = cnncodec::ModelWeights::load(&path).unwrap();
+    m.reccnn.insert(
+        "conv2.weight".into(),
+        cnncodec::weights::StoredTensor {
+            shape: vec![4, 2, 3, 3],
+            data: vec![0.0; 72],
+        },
+    );
+    let bad = dir.join("bad-shape.cnnmodel");
+    m.save(&bad).unwrap();
     let e = error_of(&format!(
-        "appsrc name=src ! comcnnenc model-location={} ! fakesink",
-        dir.display()
+        "appsrc name=src ! reccnndec model-location={} ! fakesink",
+        bad.display()
     ));
-    assert!(e.contains("does not fit"), "{e}");
+    assert!(
+        e.contains("does not fit") && e.contains("conv2.weight"),
+        "{e}"
+    );
 }
 
 #[test]

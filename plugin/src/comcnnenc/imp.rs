@@ -118,13 +118,13 @@ impl BaseTransformImpl for ComCnnEnc {
         let settings = self.settings.lock().unwrap().clone();
         let backend = settings
             .backend_kind()
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let model = common::load_model(
             settings.model_location.as_deref(),
             backend,
             settings.device_index,
         )
-        .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{}", e]))?;
+        .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
         gst::info!(
             CAT,
             imp = self,
@@ -238,7 +238,7 @@ impl VideoFilterImpl for ComCnnEnc {
         let luma = common::read_plane(inframe, 0);
         let compact = common::guard("ComCNN", || compress_luma(model.engine.as_ref(), &luma))
             .map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
                 gst::FlowError::Error
             })?;
         common::write_plane(outframe, 0, &compact);

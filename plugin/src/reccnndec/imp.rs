@@ -253,7 +253,7 @@ impl BaseTransformImpl for RecCnnDec {
         let settings = self.settings.lock().unwrap().model.clone();
         let backend = settings
             .backend_kind()
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let model = match common::load_model(
             settings.model_location.as_deref(),
             backend,
@@ -265,7 +265,7 @@ impl BaseTransformImpl for RecCnnDec {
                 gst::debug!(CAT, imp = self, "no default model yet: {e}");
                 None
             }
-            Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ["{}", e])),
+            Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e))),
         };
         *self.state.lock().unwrap() = State {
             model,
@@ -363,7 +363,7 @@ impl VideoFilterImpl for RecCnnDec {
         let model = {
             let state = self.state.lock().unwrap();
             if let Some(e) = &state.pending_error {
-                gst::element_imp_error!(self, gst::ResourceError::Settings, ["{}", e]);
+                gst::element_imp_error!(self, gst::ResourceError::Settings, ("{}", e));
                 return Err(gst::FlowError::Error);
             }
             state.model.clone()
@@ -372,7 +372,7 @@ impl VideoFilterImpl for RecCnnDec {
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Settings,
-                ["{}", cnncodec::models::no_model_message()]
+                ("{}", cnncodec::models::no_model_message())
             );
             return Err(gst::FlowError::Error);
         };
@@ -385,7 +385,7 @@ impl VideoFilterImpl for RecCnnDec {
             restore_luma(model.engine.as_ref(), &decoded, w, h)
         })
         .map_err(|e| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", e]);
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;
         common::write_plane(outframe, 0, &restored);
