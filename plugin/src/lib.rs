@@ -25,6 +25,6 @@ gst::plugin_define!(
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    "cnncodec project (see README.md)",
     env!("BUILD_REL_DATE")
 );

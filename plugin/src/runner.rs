@@ -74,6 +74,10 @@ pub fn run_hooked(
     let src = pipeline
         .by_name("src")
         .map(|s| s.downcast::<gst_app::AppSrc>().unwrap());
+    if let Some(src) = &src {
+        // Time segments: muxers need running times.
+        src.set_property("format", gst::Format::Time);
+    }
     let bus = pipeline.bus().unwrap();
     let mut result = RunResult::default();
     if pipeline.set_state(gst::State::Playing).is_err() {
@@ -82,7 +86,6 @@ pub fn run_hooked(
         return result;
     }
     if let Some(src) = &src {
-        src.set_property("format", gst::Format::Time);
         for (i, (caps, mut buf)) in frames.into_iter().enumerate() {
             {
                 let b = buf.make_mut();
