@@ -111,11 +111,6 @@ fn to_plane<B: Backend>(t: Tensor<B, 4>) -> Plane {
     Plane::new(w, h, data)
 }
 
-// The networks hold only tensors and plain configuration; their parameters are read, never
-// written, while an engine is shared, so sharing across streaming threads is sound.
-unsafe impl<B: Backend> Sync for BurnEngine<B> {}
-unsafe impl<B: Backend> Send for BurnEngine<B> {}
-
 impl<B: Backend> Engine for BurnEngine<B> {
     fn compact(&self, input: &Plane) -> Plane {
         to_plane(self.comcnn.forward(self.to_tensor(input)))
