@@ -101,6 +101,30 @@ pub fn bench_size(
     ]
 }
 
+/// The benchmark table for the paper-size networks (random weights: speed does not depend on
+/// the values) on `engine_for`'s backend, one header line first.
+pub fn report(
+    frames: usize,
+    sizes: &[(usize, usize)],
+    backend: crate::BackendKind,
+) -> Result<String, String> {
+    let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
+    let weights = crate::ModelWeights::random("bench", com.clone(), rec.clone(), 1);
+    let engine = crate::load_engine(&weights, backend, 0)?;
+    let mut out = format!(
+        "{} backend, {} cores, paper-size networks, {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
+        engine.describe(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for &(w, h) in sizes {
+        for r in bench_size(engine.as_ref(), &com, &rec, w, h, frames) {
+            out += &r.row();
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,23 +4,21 @@
 //!   image's luma with `comcnnenc ! jpegenc ! matroskamux`, plays it back with
 //!   `matroskademux ! jpegdec ! reccnndec` (no settings repeated), and compares bytes, bpp,
 //!   PSNR and SSIM with plain JPEG of the full image at about the same size.
-//! - `cnncodec bench [--frames N] [--sizes WxH,...]`: ms per frame and GFLOP/s of both
-//!   networks (paper size) on the CPU backend.
+//! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
+//!   GFLOP/s of both networks (paper size).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cnncodec::bench::{bench_size, TABLE_HEADER};
 use cnncodec::image::{read_png_luma, write_png_gray, GrayImage};
 use cnncodec::metrics::{psnr, ssim};
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::{load_engine, BackendKind, ModelWeights};
+use cnncodec::BackendKind;
 use gstcnncodec::runner::{gray_frame, luma_of, run, run_with_jpeg};
 
 const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
-  cnncodec bench [--frames N] [--sizes WxH[,WxH...]]";
+  cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -246,7 +244,7 @@ fn demo(raw: &[String]) -> Result<(), String> {
 }
 
 fn bench(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["frames", "sizes"])?;
+    let args = Args::parse(raw, &["frames", "sizes", "backend"])?;
     let frames: usize = args.parsed("frames", 3)?;
     let sizes: Vec<(usize, usize)> = args
         .get("sizes")
@@ -260,19 +258,7 @@ fn bench(raw: &[String]) -> Result<(), String> {
             ))
         })
         .collect::<Result<_, String>>()?;
-    let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
-    let weights = ModelWeights::random("bench", com.clone(), rec.clone(), 1);
-    let engine = load_engine(&weights, BackendKind::Cpu, 0)?;
-    println!(
-        "{} backend, {} cores, paper-size networks, {frames} frames each after a warm-up\n",
-        engine.describe(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    println!("{TABLE_HEADER}");
-    for (w, h) in sizes {
-        for r in bench_size(engine.as_ref(), &com, &rec, w, h, frames) {
-            println!("{}", r.row());
-        }
-    }
+    let backend: BackendKind = args.get("backend").unwrap_or("cpu").parse()?;
+    print!("{}", cnncodec::bench::report(frames, &sizes, backend)?);
     Ok(())
 }

@@ -69,9 +69,10 @@ impl ObjectImpl for RecCnnDec {
                     glib::ParamSpecUInt::builder(name)
                         .nick(nick)
                         .blurb(&format!(
-                            "Original frame {name} to restore when the stream does not carry it \
-                             (0 = from the stream's cnncodec tag, else twice the compact {name}); \
-                             must be 2 x compact - 1 or 2 x compact"
+                            "Original frame {name} to restore (0 = from the stream's cnncodec \
+                             tag, else twice the compact {name}). Set it for streams that lost \
+                             their tag; a non-zero value overrides the tag. Must be \
+                             2 x compact - 1 or 2 x compact"
                         ))
                         .minimum(0)
                         .maximum(i32::MAX as u32)
