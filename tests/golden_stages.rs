@@ -85,11 +85,13 @@ fn lena_matches_golden_intermediates_stage_by_stage() {
     let compact = engine.compact(&input);
     assert_eq!((compact.width, compact.height), (256, 256));
     let d = max_abs_diff(&compact.data, &g["compact"].1);
+    eprintln!("compact: max |diff| {d:e}");
     assert!(d < 1e-4, "compact differs by {d}");
     let compact_u8 = compress_luma(engine.as_ref(), &lena);
     // Pixels may round the other way only where the exact value sits on a .5 boundary
     // (float noise of 1e-6 decides them), and then by one level.
     let ties = rounding_ties(&compact_u8, &g["compact_u8"].1, &g["compact"].1);
+    eprintln!("compact_u8: {ties} pixels rounded the other way at .5 ties");
     assert!(
         ties <= 4,
         "{ties} compact pixels rounded the other way at .5 ties"
@@ -107,10 +109,13 @@ fn lena_matches_golden_intermediates_stage_by_stage() {
     // round(upscaled^T - residual). Compare against the transpose.
     let golden_upscaled = transposed(&g["upscaled"].1, 512, 512);
     let d = max_abs_diff(&stages.upscaled.data, &golden_upscaled);
+    eprintln!("upscaled: max |diff| {d:e}");
     assert!(d < 1e-6, "bicubic upscaled differs by {d}");
     let d = max_abs_diff(&stages.residual.data, &g["residual"].1);
+    eprintln!("residual: max |diff| {d:e}");
     assert!(d < 1e-4, "residual differs by {d}");
     let ties = rounding_ties(&stages.output, &g["output_u8"].1, &golden_output_raw(&g));
+    eprintln!("output_u8: {ties} pixels rounded the other way at .5 ties");
     assert!(
         ties <= 4,
         "{ties} output pixels rounded the other way at .5 ties"
