@@ -125,8 +125,33 @@ impl<B: Backend> Engine for BurnEngine<B> {
     }
 }
 
-/// Loads `weights` on `backend`; fails with a message that says what to fix.
+/// Loads `weights` on `backend` and runs one tiny frame through both networks, so that a
+/// backend that cannot run (missing runtime compiler, bad device) fails here, at start, with
+/// a message that says what to fix, rather than at the first frame.
 pub fn load_engine(
+    weights: &ModelWeights,
+    backend: BackendKind,
+    device_index: usize,
+) -> Result<Arc<dyn Engine>, String> {
+    let engine = load_engine_cold(weights, backend, device_index)?;
+    let warm = engine.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let probe = Plane::new(8, 8, vec![0.5; 64]);
+        warm.compact(&probe);
+        warm.residual(&probe);
+    }))
+    .map_err(|p| {
+        let why = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("the {backend} backend could not run the networks ({why}); check its runtime requirements in the README, or use backend=cpu")
+    })?;
+    Ok(engine)
+}
+
+fn load_engine_cold(
     weights: &ModelWeights,
     backend: BackendKind,
     device_index: usize,
@@ -167,7 +192,7 @@ mod cuda {
 
     pub fn load(weights: &ModelWeights, device_index: usize) -> Result<Arc<dyn Engine>, String> {
         if !driver_present() {
-            return Err("backend=cuda needs the NVIDIA driver (libcuda.so.1) and NVRTC, and neither was found: install the driver, or use backend=cpu".into());
+            return Err("backend=cuda needs the NVIDIA driver (libcuda.so.1), which was not found: install the driver (and NVRTC, see README), or use backend=cpu".into());
         }
         let device = burn_cuda::CudaDevice::new(device_index);
         let weights = weights.clone();

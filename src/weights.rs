@@ -124,14 +124,30 @@ struct ReadFile {
     metadata: HashMap<String, String>,
 }
 
+/// Larger files are refused before reading (the paper-size pair is under 3 MB).
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+
 fn read_safetensors(path: &Path) -> Result<ReadFile, WeightsError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let io = |e: String| WeightsError::Io(path.to_owned(), e);
+    // Paths may come from a stream's tag: never block on a FIFO or device, nor read without end.
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(WeightsError::Missing(path.to_owned()))
         }
-        Err(e) => return Err(WeightsError::Io(path.to_owned(), e.to_string())),
+        Err(e) => return Err(io(e.to_string())),
     };
+    if !meta.is_file() {
+        return Err(io("not a regular file".into()));
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(io(format!(
+            "{} bytes is more than any model of this framework ({} MiB at most)",
+            meta.len(),
+            MAX_MODEL_BYTES >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
     let corrupt = |e: String| WeightsError::Corrupt(path.to_owned(), e);
     let (_, header) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(format!("{e:?}")))?;
@@ -275,6 +291,32 @@ fn infer_configs(
     ))
 }
 
+/// Architectures this build can run: luma networks (one channel), at least one feature map,
+/// a RecCNN of at least two layers.
+fn check_architecture(
+    path: &Path,
+    com: &ComCnnConfig,
+    rec: &RecCnnConfig,
+) -> Result<(), WeightsError> {
+    let err = |e: String| Err(WeightsError::Shape(path.to_owned(), e));
+    if com.channels != 1 || rec.channels != 1 {
+        return err(format!(
+            "the networks have {} / {} image channels; cnncodec runs luma models (1 channel)",
+            com.channels, rec.channels
+        ));
+    }
+    if com.features == 0 || rec.features == 0 {
+        return err("a network has 0 feature maps".into());
+    }
+    if rec.depth < 2 {
+        return err(format!(
+            "RecCNN depth {} is below the minimum of 2",
+            rec.depth
+        ));
+    }
+    Ok(())
+}
+
 /// The compact quality a reference file was converted from (`..._QF50.mat`).
 fn quality_from_source(meta: &HashMap<String, String>) -> Option<u32> {
     let src = meta.get("source")?;
@@ -327,6 +369,7 @@ impl ModelWeights {
             }
         }
         let (ccfg, rcfg) = infer_configs(dir, &com.tensors, &rec.tensors)?;
+        check_architecture(dir, &ccfg, &rcfg)?;
         check_shapes(&com_path, "comcnn", &com.tensors, &expected_comcnn(&ccfg))?;
         check_shapes(&rec_path, "reccnn", &rec.tensors, &expected_reccnn(&rcfg))?;
         let quality = qc.or(qr).unwrap_or(50);
@@ -370,6 +413,7 @@ impl ModelWeights {
                 .ok_or_else(|| corrupt(format!("no '{META_KEY}' metadata")))?,
         )
         .map_err(|e| corrupt(format!("unreadable '{META_KEY}' metadata: {e}")))?;
+        check_architecture(path, &meta.comcnn, &meta.reccnn)?;
         let (mut comcnn, mut reccnn) = (TensorMap::new(), TensorMap::new());
         for (key, t) in file.tensors {
             if let Some(k) = key.strip_prefix("comcnn.") {

@@ -168,3 +168,38 @@ fn reference_layout_pairs_are_checked() {
         m.meta.content_hash
     );
 }
+
+#[test]
+fn architectures_this_build_cannot_run_are_refused() {
+    let colour = ModelWeights::random(
+        "rgb",
+        ComCnnConfig::new().with_channels(3).with_features(4),
+        RecCnnConfig::new()
+            .with_channels(3)
+            .with_features(4)
+            .with_depth(3),
+        7,
+    );
+    let path = tmp("rgb.cnnmodel");
+    colour.save(&path).unwrap();
+    let err = ModelWeights::load(&path).unwrap_err();
+    assert!(
+        matches!(err, WeightsError::Shape(..)) && err.to_string().contains("luma"),
+        "{err}"
+    );
+
+    // A file whose metadata claims a one-layer RecCNN (which cannot be built).
+    let mut shallow = small_model(8);
+    shallow.meta.reccnn.depth = 1;
+    let path = tmp("shallow.cnnmodel");
+    shallow.save(&path).unwrap();
+    let err = ModelWeights::load(&path).unwrap_err();
+    assert!(err.to_string().contains("depth 1"), "{err}");
+}
+
+#[test]
+fn non_files_are_refused_without_reading() {
+    // A stream's tag could name a device that reads forever.
+    let err = ModelWeights::load(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}

@@ -123,10 +123,13 @@ fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
     if let Some(e) = res.error {
         return Err(e);
     }
-    Ok(Coded {
-        bytes: bytes[0],
-        image: luma_of(&res.samples[0]),
-    })
+    match (bytes.first(), res.samples.first()) {
+        (Some(&bytes), Some(sample)) => Ok(Coded {
+            bytes,
+            image: luma_of(sample),
+        }),
+        _ => Err(format!("plain JPEG at quality {quality} produced no frame")),
+    }
 }
 
 /// The plain-JPEG quality whose size comes closest to `target` bytes.
@@ -200,7 +203,10 @@ fn demo(raw: &[String]) -> Result<(), String> {
         if let Some(e) = res.error {
             return Err(format!("restoring {}: {e}", mkv.display()));
         }
-        let restored = luma_of(&res.samples[0]);
+        let Some(sample) = res.samples.first() else {
+            return Err(format!("restoring {}: no frame came out", mkv.display()));
+        };
+        let restored = luma_of(sample);
         if (restored.width, restored.height) != (img.width, img.height) {
             return Err(format!(
                 "restored {}x{} instead of {}x{}",
@@ -213,7 +219,10 @@ fn demo(raw: &[String]) -> Result<(), String> {
             psnr(&img, &restored),
             ssim(&img, &restored).unwrap_or(f64::NAN),
         );
-        let (q, plain) = plain_jpeg_at_size(&img, bytes[0])?;
+        let framework_bytes = *bytes
+            .first()
+            .ok_or_else(|| format!("archiving {}: no JPEG came out", path.display()))?;
+        let (q, plain) = plain_jpeg_at_size(&img, framework_bytes)?;
         write_png_gray(
             &out_dir.join(format!("{stem}-plain-jpeg-q{q}.png")),
             &plain.image,
@@ -226,8 +235,8 @@ fn demo(raw: &[String]) -> Result<(), String> {
             "| {stem} | {}x{} | {} | {:.4} | {fp:.2} | {fs:.4} | {q} | {} | {:.4} | {pp:.2} | {ps:.4} | {:+.2} |",
             img.width,
             img.height,
-            bytes[0],
-            bytes[0] as f64 * 8.0 / pixels,
+            framework_bytes,
+            framework_bytes as f64 * 8.0 / pixels,
             plain.bytes,
             plain.bytes as f64 * 8.0 / pixels,
             fp - pp

@@ -32,34 +32,36 @@ fn halve(v: i32) -> i32 {
     v / 2 + v % 2
 }
 
+/// One value or a range, whichever `lo..=hi` is (empty ranges collapse to `lo`).
+fn int_or_range(lo: i32, hi: i32) -> glib::SendValue {
+    if lo >= hi {
+        lo.to_send_value()
+    } else {
+        gst::IntRange::new(lo, hi).to_send_value()
+    }
+}
+
 /// Maps one width/height value. `to_compact`: original -> compact (exact); else compact ->
-/// every original that has it: [2v - 1, 2v].
+/// every original that has it: 2v, then 2v - 1 (even first, so fixation prefers it).
 fn map_dim(value: &glib::SendValue, to_compact: bool) -> Option<glib::SendValue> {
     if let Ok(v) = value.get::<i32>() {
+        if v < 1 {
+            return None;
+        }
         return Some(if to_compact {
             halve(v).to_send_value()
+        } else if v == 1 || v.checked_mul(2).is_none() {
+            int_or_range((v.saturating_mul(2) - 1).max(1), v.saturating_mul(2))
         } else {
-            let (lo, hi) = ((v.saturating_mul(2) - 1).max(1), v.saturating_mul(2));
-            if lo == hi {
-                lo.to_send_value()
-            } else {
-                gst::IntRange::new(lo, hi).to_send_value()
-            }
+            gst::List::new([2 * v, 2 * v - 1]).to_send_value()
         });
     }
     if let Ok(r) = value.get::<gst::IntRange<i32>>() {
-        let (lo, hi) = if to_compact {
-            (halve(r.min()), halve(r.max()))
+        let (min, max) = (r.min().max(1), r.max().max(1));
+        return Some(if to_compact {
+            int_or_range(halve(min), halve(max))
         } else {
-            (
-                (r.min().saturating_mul(2) - 1).max(1),
-                r.max().saturating_mul(2),
-            )
-        };
-        return Some(if lo == hi {
-            lo.to_send_value()
-        } else {
-            gst::IntRange::new(lo, hi).to_send_value()
+            int_or_range((min.saturating_mul(2) - 1).max(1), max.saturating_mul(2))
         });
     }
     if let Ok(list) = value.get::<gst::List>() {
@@ -261,10 +263,15 @@ pub struct LoadedModel {
 }
 
 type EngineKey = (String, BackendKind, u32);
+type EngineCache = HashMap<EngineKey, Weak<dyn Engine>>;
 
-fn engine_cache() -> &'static Mutex<HashMap<EngineKey, Weak<dyn Engine>>> {
-    static CACHE: OnceLock<Mutex<HashMap<EngineKey, Weak<dyn Engine>>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+/// The cache; a panic elsewhere while it was held must not break model loading for good.
+fn engine_cache() -> std::sync::MutexGuard<'static, EngineCache> {
+    static CACHE: OnceLock<Mutex<EngineCache>> = OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Loads the model a setting names (or the built-in default) on the chosen backend. Elements
@@ -277,13 +284,19 @@ pub fn load_model(
     let path = location.map(PathBuf::from);
     let weights = cnncodec::models::resolve(path.as_deref())?;
     let key = (weights.meta.content_hash.clone(), backend, device_index);
-    let mut cache = engine_cache().lock().unwrap();
-    cache.retain(|_, w| w.strong_count() > 0);
-    let engine = match cache.get(&key).and_then(Weak::upgrade) {
+    let cached = {
+        let mut cache = engine_cache();
+        cache.retain(|_, w| w.strong_count() > 0);
+        cache.get(&key).and_then(Weak::upgrade)
+    };
+    let engine = match cached {
         Some(e) => e,
         None => {
-            let e = cnncodec::load_engine(&weights, backend, device_index as usize)?;
-            cache.insert(key, Arc::downgrade(&e));
+            // Built without the cache lock: loading can take a while and must not block others.
+            let e = guard("loading the model", || {
+                cnncodec::load_engine(&weights, backend, device_index as usize)
+            })??;
+            engine_cache().insert(key, Arc::downgrade(&e));
             e
         }
     };
@@ -329,4 +342,78 @@ pub fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
             .unwrap_or_default();
         format!("{what} failed inside the network code: {msg}")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(width: u32) -> StreamInfo {
+        StreamInfo {
+            width,
+            height: 289,
+            model_name: "m".into(),
+            model_hash: "0123456789abcdef".into(),
+            model_location: Some("/models/with \"quotes\", commas.cnnmodel".into()),
+        }
+    }
+
+    #[test]
+    fn stream_info_survives_its_comment_form() {
+        gst::init().unwrap();
+        let i = info(353);
+        assert_eq!(StreamInfo::from_comment(&i.to_comment()), Some(i));
+        assert_eq!(StreamInfo::from_comment("a user's own comment"), None);
+    }
+
+    #[test]
+    fn merged_tags_keep_upstream_tags_and_replace_old_stream_info() {
+        gst::init().unwrap();
+        let mut up = gst::TagList::new();
+        {
+            let up = up.get_mut().unwrap();
+            up.add::<gst::tags::Title>(&"kept", gst::TagMergeMode::Append);
+            up.add::<gst::tags::Comment>(&"a user's note", gst::TagMergeMode::Append);
+            up.add::<gst::tags::Comment>(
+                &info(100).to_comment().as_str(),
+                gst::TagMergeMode::Append,
+            );
+        }
+        let merged = tags_with_info(Some(&up), &info(353));
+        assert_eq!(merged.get::<gst::tags::Title>().unwrap().get(), "kept");
+        let comments: Vec<String> = merged
+            .iter_tag::<gst::tags::Comment>()
+            .map(|c| c.get().to_owned())
+            .collect();
+        assert_eq!(comments.len(), 2, "{comments:?}");
+        assert!(comments.contains(&"a user's note".to_owned()));
+        assert_eq!(StreamInfo::from_tags(&merged).unwrap().width, 353);
+        assert_eq!(merged.scope(), gst::TagScope::Stream);
+    }
+
+    #[test]
+    fn size_mapping_covers_odd_originals_and_never_panics() {
+        gst::init().unwrap();
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", 177i32)
+            .field("height", gst::IntRange::new(1i32, i32::MAX))
+            .build();
+        let up = map_caps(&caps, false, None);
+        let s = up.structure(0).unwrap();
+        let widths: Vec<i32> = s
+            .get::<gst::List>("width")
+            .unwrap()
+            .iter()
+            .map(|v| v.get::<i32>().unwrap())
+            .collect();
+        assert_eq!(widths, vec![354, 353]);
+        let down = map_caps(&caps, true, None);
+        assert_eq!(down.structure(0).unwrap().get::<i32>("width").unwrap(), 89);
+        // Degenerate values map to something valid or nothing, never a panic.
+        for w in [0i32, 1, i32::MAX] {
+            let c = gst::Caps::builder("video/x-raw").field("width", w).build();
+            let _ = map_caps(&c, false, None);
+            let _ = map_caps(&c, true, None);
+        }
+    }
 }

@@ -60,10 +60,21 @@ pub fn run_hooked(
     hook: impl FnOnce(&gst::Pipeline),
 ) -> RunResult {
     init();
-    let pipeline = gst::parse::launch(launch)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+    let pipeline = match gst::parse::launch(launch).map(|p| p.downcast::<gst::Pipeline>()) {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => {
+            return RunResult {
+                error: Some("the description is not a pipeline".into()),
+                ..Default::default()
+            }
+        }
+        Err(e) => {
+            return RunResult {
+                error: Some(format!("cannot build the pipeline: {e}")),
+                ..Default::default()
+            }
+        }
+    };
     hook(&pipeline);
     let sink = pipeline
         .by_name("sink")

@@ -128,3 +128,73 @@ fn unknown_or_missing_backend_is_an_element_error() {
         assert!(e.contains("--features cuda"), "{e}");
     }
 }
+
+#[test]
+fn pair_trained_for_different_qualities_is_an_element_error() {
+    let Some(reference) = util::reference_model() else {
+        return;
+    };
+    let dir = util::tmp_dir("qualities").join("model");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        reference.join("comcnn.safetensors"),
+        dir.join("comcnn.safetensors"),
+    )
+    .unwrap();
+    let mut bytes = std::fs::read(reference.join("reccnn.safetensors")).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"QF50")
+        .expect("source metadata");
+    bytes[at..at + 4].copy_from_slice(b"QF10");
+    std::fs::write(dir.join("reccnn.safetensors"), bytes).unwrap();
+    let e = error_of(&format!(
+        "appsrc name=src ! comcnnenc model-location={} ! fakesink",
+        dir.display()
+    ));
+    assert!(e.contains("quality 50") && e.contains("quality 10"), "{e}");
+}
+
+#[test]
+fn stream_model_that_is_gone_is_an_element_error() {
+    let dir = util::tmp_dir("gone");
+    let model = util::tiny_model(&dir, 31);
+    let file = dir.join("archive.mkv");
+    util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc model-location={} ! jpegenc ! matroskamux ! filesink location={}",
+            model.display(),
+            file.display()
+        ),
+        vec![util::test_frame("GRAY8", 32, 24, 0)],
+        Duration::from_secs(60),
+    )
+    .expect_ok();
+    std::fs::remove_file(&model).unwrap();
+    let e = util::run(
+        &format!(
+            "filesrc location={} ! matroskademux ! jpegdec ! reccnndec ! fakesink",
+            file.display()
+        ),
+        vec![],
+        Duration::from_secs(60),
+    )
+    .error
+    .expect("must fail");
+    assert!(
+        e.contains("cannot be loaded here") && e.contains("tiny-31"),
+        "{e}"
+    );
+}
+
+#[test]
+fn impossible_size_setting_is_an_element_error() {
+    let dir = util::tmp_dir("size");
+    let m = util::tiny_model(&dir, 32);
+    // 32x24 compact frames come from 63..64 x 47..48 originals.
+    let e = error_of(&format!(
+        "appsrc name=src ! reccnndec model-location={} width=100 ! fakesink",
+        m.display()
+    ));
+    assert!(e.contains("width=100") && e.contains("use 63 or 64"), "{e}");
+}

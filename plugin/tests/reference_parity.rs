@@ -22,7 +22,7 @@ fn released_model_through_real_elements_reproduces_the_reference_table() {
         let img = read_png_luma(&reference.join(format!("images/{}.png", row.image))).unwrap();
         assert_eq!((img.width, img.height), (row.width, row.height));
         let launch = format!(
-            "appsrc name=src ! comcnnenc model-location={m} ! jpegenc quality=50 idct-method=islow \
+            "appsrc name=src ! comcnnenc model-location=\"{m}\" ! jpegenc quality=50 idct-method=islow \
              ! tee name=t ! queue ! appsink name=jpeg sync=false \
              t. ! queue ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink",
             m = model.display()

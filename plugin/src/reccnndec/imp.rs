@@ -31,8 +31,10 @@ struct Settings {
 struct State {
     model: Option<LoadedModel>,
     stream: Option<StreamInfo>,
-    /// An error found outside the streaming path, posted with the next frame.
+    /// A model error found outside the streaming path, posted with the next frame.
     pending_error: Option<String>,
+    /// An impossible width/height setting, posted with the next frame.
+    size_error: Option<String>,
 }
 
 pub struct RecCnnDec {
@@ -152,46 +154,54 @@ impl ElementImpl for RecCnnDec {
 }
 
 impl RecCnnDec {
-    /// The original size to restore for a compact size: property, then stream, then 2x.
+    /// The original size to restore for a compact size, each dimension on its own: the
+    /// property when set, else the stream's tag, else twice the compact size. A property that
+    /// no original of this compact size can have is an error, reported with the next frame.
     fn target_size(&self, compact: (usize, usize)) -> (usize, usize) {
         let settings = self.settings.lock().unwrap().clone();
-        let state = self.state.lock().unwrap();
-        let from_props = (settings.width as usize, settings.height as usize);
-        let candidates = [
-            Some(from_props),
-            state
-                .stream
-                .as_ref()
-                .map(|s| (s.width as usize, s.height as usize)),
-        ];
-        for (w, h) in candidates.into_iter().flatten() {
-            if is_original_of(compact, w, h) {
-                return (w, h);
+        let mut state = self.state.lock().unwrap();
+        state.size_error = None;
+        let stream = state
+            .stream
+            .as_ref()
+            .map(|s| (s.width as usize, s.height as usize))
+            .filter(|&(w, h)| is_original_of(compact, w, h));
+        let mut pick = |name: &str, prop: u32, compact: usize, from_stream: Option<usize>| {
+            let prop = prop as usize;
+            if prop != 0 {
+                if prop.div_ceil(2) == compact {
+                    return prop;
+                }
+                state.size_error = Some(format!(
+                    "{name}={prop} cannot be restored from a compact {name} of {compact}: use {} or {} (or 0 to follow the stream)",
+                    2 * compact - 1,
+                    2 * compact
+                ));
             }
-        }
-        if from_props != (0, 0) {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "width/height {}x{} cannot come from a {}x{} compact frame; using 2x",
-                from_props.0,
-                from_props.1,
-                compact.0,
-                compact.1
-            );
-        }
-        (compact.0 * 2, compact.1 * 2)
+            from_stream.unwrap_or(2 * compact)
+        };
+        let w = pick("width", settings.width, compact.0, stream.map(|s| s.0));
+        let h = pick("height", settings.height, compact.1, stream.map(|s| s.1));
+        (w, h)
     }
 
-    /// Follows the model a stream names, unless the user chose one.
+    /// Follows the model a stream names, unless the user chose one. Loads outside the state
+    /// lock: a slow file must not block `stop()`.
     fn adopt_stream_model(&self, info: &StreamInfo) {
         let settings = self.settings.lock().unwrap().model.clone();
-        let mut state = self.state.lock().unwrap();
-        let current = state
-            .model
-            .as_ref()
-            .map(|m| m.weights.meta.short_hash().to_owned());
-        if info.model_hash.is_empty() || current.as_deref() == Some(info.model_hash.as_str()) {
+        let current = {
+            let state = self.state.lock().unwrap();
+            state.model.as_ref().map(|m| {
+                (
+                    m.weights.meta.name.clone(),
+                    m.weights.meta.short_hash().to_owned(),
+                )
+            })
+        };
+        if info.model_hash.is_empty()
+            || current.as_ref().map(|c| c.1.as_str()) == Some(info.model_hash.as_str())
+        {
+            self.state.lock().unwrap().pending_error = None;
             return;
         }
         let describe = format!(
@@ -203,43 +213,45 @@ impl RecCnnDec {
                 .map(|l| format!(", at '{l}'"))
                 .unwrap_or_default()
         );
-        if settings.model_location.is_some() {
-            state.pending_error = Some(format!(
-                "the stream was encoded with {describe}, but model-location gives '{}' (hash {}): a RecCNN must be paired with the ComCNN that made the stream; set model-location to the encoder's model, or unset it to follow the stream",
-                state.model.as_ref().map_or("?", |m| m.weights.meta.name.as_str()),
-                current.unwrap_or_default()
-            ));
-            return;
-        }
-        let backend = match settings.backend_kind() {
-            Ok(b) => b,
-            Err(e) => {
-                state.pending_error = Some(e);
-                return;
-            }
+        let outcome = if settings.model_location.is_some() {
+            let (name, hash) = current.unwrap_or_default();
+            Err(format!(
+                "the stream was encoded with {describe}, but model-location gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set model-location to the encoder's model, or unset it to follow the stream"
+            ))
+        } else {
+            settings
+                .backend_kind()
+                .and_then(|backend| {
+                    let location = info
+                        .model_location
+                        .as_deref()
+                        .ok_or("the stream does not say where the model is")?;
+                    common::load_model(Some(location), backend, settings.device_index)
+                })
+                .map_err(|e| {
+                    format!(
+                        "the stream was encoded with {describe}, which cannot be loaded here ({e}): set model-location to a copy of that model"
+                    )
+                })
+                .and_then(|m| {
+                    if m.weights.meta.short_hash() == info.model_hash {
+                        Ok(m)
+                    } else {
+                        Err(format!(
+                            "the stream was encoded with {describe}, but that file now holds hash {}: set model-location to the encoder's model",
+                            m.weights.meta.short_hash()
+                        ))
+                    }
+                })
         };
-        let loaded = info
-            .model_location
-            .as_deref()
-            .ok_or_else(|| "the stream does not say where the model is".to_owned())
-            .and_then(|l| common::load_model(Some(l), backend, settings.device_index));
-        match loaded {
-            Ok(m) if m.weights.meta.short_hash() == info.model_hash => {
+        let mut state = self.state.lock().unwrap();
+        match outcome {
+            Ok(m) => {
                 gst::info!(CAT, imp = self, "following the stream's {describe}");
                 state.model = Some(m);
                 state.pending_error = None;
             }
-            Ok(m) => {
-                state.pending_error = Some(format!(
-                    "the stream was encoded with {describe}, but that file now holds hash {}: set model-location to the encoder's model",
-                    m.weights.meta.short_hash()
-                ))
-            }
-            Err(e) => {
-                state.pending_error = Some(format!(
-                    "the stream was encoded with {describe}, which cannot be loaded here ({e}): set model-location to a copy of that model"
-                ))
-            }
+            Err(e) => state.pending_error = Some(e),
         }
     }
 }
@@ -297,7 +309,7 @@ impl BaseTransformImpl for RecCnnDec {
         caps: &gst::Caps,
         othercaps: gst::Caps,
     ) -> gst::Caps {
-        if direction == gst::PadDirection::Sink {
+        if direction == gst::PadDirection::Sink && !othercaps.is_empty() {
             if let Some(s) = caps.structure(0) {
                 if let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height")) {
                     let (tw, th) = self.target_size((w as usize, h as usize));
@@ -316,6 +328,10 @@ impl BaseTransformImpl for RecCnnDec {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::StreamStart(_) = event.view() {
+            // A new stream brings its own tag; the last one's size no longer applies.
+            self.state.lock().unwrap().stream = None;
+        }
         if let gst::EventView::Tag(tag) = event.view() {
             if let Some(info) = StreamInfo::from_tags(tag.tag()) {
                 gst::debug!(CAT, imp = self, "stream info: {info:?}");
@@ -363,7 +379,7 @@ impl VideoFilterImpl for RecCnnDec {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let model = {
             let state = self.state.lock().unwrap();
-            if let Some(e) = &state.pending_error {
+            if let Some(e) = state.pending_error.as_ref().or(state.size_error.as_ref()) {
                 gst::element_imp_error!(self, gst::ResourceError::Settings, ("{}", e));
                 return Err(gst::FlowError::Error);
             }
