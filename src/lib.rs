@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod model;
 pub mod models;
 pub mod pipeline;
+pub mod rd;
 pub mod reference;
 pub mod resample;
 pub mod weights;
