@@ -130,11 +130,12 @@ impl Cubic {
                 .max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))
                 .unwrap();
             m.swap(col, pivot);
-            for r in 0..4 {
+            let pivot_row = m[col];
+            for (r, row) in m.iter_mut().enumerate() {
                 if r != col {
-                    let f = m[r][col] / m[col][col];
-                    for c in col..5 {
-                        m[r][c] -= f * m[col][c];
+                    let f = row[col] / pivot_row[col];
+                    for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                        *v -= f * p;
                     }
                 }
             }
