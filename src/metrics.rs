@@ -43,6 +43,74 @@ fn gaussian_window() -> [f64; WINDOW * WINDOW] {
 /// K2 = 0.03, L = 255, "valid" filtering, no downsampling. `None` below 11x11.
 pub fn ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
     assert_eq!((a.width, a.height), (b.width, b.height), "sizes differ");
+    let a = to_f64(a);
+    let b = to_f64(b);
+    ssim_parts(&a, &b).map(|(l_cs, _)| l_cs)
+}
+
+/// A float plane for the multi-scale computation.
+struct PlaneF64 {
+    width: usize,
+    height: usize,
+    data: Vec<f64>,
+}
+
+fn to_f64(img: &GrayImage) -> PlaneF64 {
+    PlaneF64 {
+        width: img.width,
+        height: img.height,
+        data: img.data.iter().map(|&v| v as f64).collect(),
+    }
+}
+
+/// MS-SSIM weights of Wang, Simoncelli and Bovik 2003 (five scales).
+const MS_SSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
+
+/// Multi-scale SSIM (Wang et al. 2003, the authors' `msssim.m`): five scales, each after a
+/// 2x2 mean filter with symmetric borders and decimation by 2; contrast-structure at every
+/// scale, luminance at the coarsest. `None` when the coarsest scale is below 11x11 (images
+/// under 176x176). Negative contrast-structure terms are clamped to 0 (the MATLAB code
+/// would return a complex number there).
+pub fn ms_ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
+    assert_eq!((a.width, a.height), (b.width, b.height), "sizes differ");
+    let (mut a, mut b) = (to_f64(a), to_f64(b));
+    let mut result = 1.0;
+    for (level, weight) in MS_SSIM_WEIGHTS.iter().enumerate() {
+        let (l_cs, cs) = ssim_parts(&a, &b)?;
+        let term = if level == MS_SSIM_WEIGHTS.len() - 1 {
+            l_cs
+        } else {
+            cs
+        };
+        result *= term.max(0.0).powf(*weight);
+        a = halve_mean2(&a);
+        b = halve_mean2(&b);
+    }
+    Some(result)
+}
+
+/// `imfilter(x, ones(2)/4, 'symmetric', 'same')` then `x(1:2:end, 1:2:end)`.
+fn halve_mean2(p: &PlaneF64) -> PlaneF64 {
+    let (w, h) = (p.width, p.height);
+    // MATLAB centres an even kernel at its top-left-of-centre tap: rows/cols k and k+1,
+    // with the symmetric border repeating the last row/column.
+    let at = |x: usize, y: usize| p.data[y.min(h - 1) * w + x.min(w - 1)];
+    let (ow, oh) = (w.div_ceil(2), h.div_ceil(2));
+    let mut data = Vec::with_capacity(ow * oh);
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            data.push((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1)) / 4.0);
+        }
+    }
+    PlaneF64 {
+        width: ow,
+        height: oh,
+        data,
+    }
+}
+
+/// Mean SSIM and mean contrast-structure term over the valid 11x11 windows.
+fn ssim_parts(a: &PlaneF64, b: &PlaneF64) -> Option<(f64, f64)> {
     let (w, h) = (a.width, a.height);
     if w < WINDOW || h < WINDOW {
         return None;
@@ -51,7 +119,7 @@ pub fn ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
     let c1 = (0.01f64 * 255.0).powi(2);
     let c2 = (0.03f64 * 255.0).powi(2);
     let (ow, oh) = (w - WINDOW + 1, h - WINDOW + 1);
-    let mut total = 0.0;
+    let (mut total, mut total_cs) = (0.0, 0.0);
     for y in 0..oh {
         for x in 0..ow {
             let (mut ma, mut mb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -59,7 +127,7 @@ pub fn ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
                 let row = (y + wy) * w + x;
                 for wx in 0..WINDOW {
                     let k = win[wy * WINDOW + wx];
-                    let (va, vb) = (a.data[row + wx] as f64, b.data[row + wx] as f64);
+                    let (va, vb) = (a.data[row + wx], b.data[row + wx]);
                     ma += k * va;
                     mb += k * vb;
                     saa += k * va * va;
@@ -68,11 +136,13 @@ pub fn ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
                 }
             }
             let (va, vb, cov) = (saa - ma * ma, sbb - mb * mb, sab - ma * mb);
-            total += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
-                / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            let cs = (2.0 * cov + c2) / (va + vb + c2);
+            total += (2.0 * ma * mb + c1) / (ma * ma + mb * mb + c1) * cs;
+            total_cs += cs;
         }
     }
-    Some(total / (ow * oh) as f64)
+    let n = (ow * oh) as f64;
+    Some((total / n, total_cs / n))
 }
 
 #[cfg(test)]
@@ -100,5 +170,26 @@ mod tests {
             &GrayImage::new(5, 5, vec![0; 25])
         )
         .is_none());
+    }
+
+    #[test]
+    fn ms_ssim_is_one_for_identical_and_orders_distortions() {
+        let data: Vec<u8> = (0..200 * 190)
+            .map(|i| (((i % 200) * 3 + (i / 200) * 5 + (i * 7919) % 13) % 256) as u8)
+            .collect();
+        let a = GrayImage::new(200, 190, data.clone());
+        assert!((ms_ssim(&a, &a).unwrap() - 1.0).abs() < 1e-12);
+        let mild: Vec<u8> = data.iter().map(|&v| v.saturating_add(3)).collect();
+        let strong: Vec<u8> = data
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 2 == 0 { v / 2 } else { v })
+            .collect();
+        let m1 = ms_ssim(&a, &GrayImage::new(200, 190, mild)).unwrap();
+        let m2 = ms_ssim(&a, &GrayImage::new(200, 190, strong)).unwrap();
+        assert!(m1 > m2 && m1 < 1.0, "{m1} {m2}");
+        // The coarsest of five scales must still hold an 11x11 window.
+        let small = GrayImage::new(160, 160, vec![9; 160 * 160]);
+        assert!(ms_ssim(&small, &small).is_none());
     }
 }
