@@ -19,6 +19,8 @@ PACKAGES=(
     # scripts/make-sample.sh
     gstreamer1.0-libav
     gstreamer1.0-tools
+    # rsvg-convert: PNG of the RD plots of `cnncodec eval`
+    librsvg2-bin
     meson
     ninja-build
     pkg-config

@@ -4,26 +4,35 @@
 //!   image's luma with `comcnnenc ! jpegenc ! matroskamux`, plays it back with
 //!   `matroskademux ! jpegdec ! reccnndec` (no settings repeated), and compares bytes, bpp,
 //!   PSNR and SSIM with plain JPEG of the full image at about the same size.
+//! - `cnncodec eval ...`: rate-distortion of a data split for plain JPEG and the framework,
+//!   with BD-rate, JSON results and an RD plot (see `eval.rs`).
 //! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
 //!   GFLOP/s of both networks (paper size).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use cnncodec::image::{read_png_luma, write_png_gray, GrayImage};
-use cnncodec::metrics::{psnr, ssim};
 use cnncodec::BackendKind;
-use gstcnncodec::runner::{gray_frame, luma_of, run, run_with_jpeg};
 
-const USAGE: &str = "usage:
+mod args;
+mod codec;
+mod demo;
+mod eval;
+mod plot;
+
+use args::Args;
+
+pub const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
+  cnncodec eval [--data DIR] [--split NAME] [--model PATH[@Q,Q...]]... [--jpeg-qualities Q,Q...]
+                [--out DIR] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(&args[1..]),
+        Some("demo") => demo::run_demo(&args[1..]),
+        Some("eval") => eval::run_eval(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
@@ -36,220 +45,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--name value` options and the remaining positional arguments.
-struct Args {
-    options: Vec<(String, String)>,
-    positional: Vec<String>,
-}
-
-impl Args {
-    fn parse(args: &[String], known: &[&str]) -> Result<Self, String> {
-        let (mut options, mut positional) = (vec![], vec![]);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            if let Some(name) = a.strip_prefix("--") {
-                if !known.contains(&name) {
-                    return Err(format!("unknown option --{name}\n{USAGE}"));
-                }
-                let v = it.next().ok_or(format!("--{name} needs a value"))?;
-                options.push((name.to_owned(), v.clone()));
-            } else {
-                positional.push(a.clone());
-            }
-        }
-        Ok(Self {
-            options,
-            positional,
-        })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{name} {v}: not a valid value")),
-        }
-    }
-}
-
-fn repo_root() -> PathBuf {
+/// The repository root (samples, data splits) as seen from this binary's sources.
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The model the demo uses: `--model`, else the built-in default, else (saying so) the
-/// paper authors' released model when the reference folder is present.
-fn demo_model(args: &Args) -> Result<Option<PathBuf>, String> {
-    if let Some(m) = args.get("model") {
-        return Ok(Some(PathBuf::from(m)));
-    }
-    if cnncodec::models::resolve(None).is_ok() {
-        return Ok(None);
-    }
-    let released = cnncodec::reference::reference_dir().join("official-qf50");
-    println!("cnncodec has no built-in model of its own yet (the project's trained weights come with the training issue).");
-    if released.is_dir() {
-        println!(
-            "Using the paper authors' released model from '{}' instead; it is read there, not shipped.\n",
-            released.display()
-        );
-        Ok(Some(released))
-    } else {
-        println!("No model was given either: run `cnncodec demo --model PATH` with a .cnnmodel file or a directory holding comcnn.safetensors and reccnn.safetensors.");
-        Err("no model to demonstrate with".into())
-    }
-}
-
-struct Coded {
-    bytes: usize,
-    image: GrayImage,
-}
-
-/// Plain JPEG of the full image at `quality`, through the stock elements.
-fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
-    let launch = format!(
-        "appsrc name=src ! jpegenc quality={quality} idct-method=islow ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! jpegdec idct-method=islow ! appsink name=sink"
-    );
-    let (res, bytes) = run_with_jpeg(&launch, vec![gray_frame(img)], Duration::from_secs(60));
-    if let Some(e) = res.error {
-        return Err(e);
-    }
-    match (bytes.first(), res.samples.first()) {
-        (Some(&bytes), Some(sample)) => Ok(Coded {
-            bytes,
-            image: luma_of(sample),
-        }),
-        _ => Err(format!("plain JPEG at quality {quality} produced no frame")),
-    }
-}
-
-/// The plain-JPEG quality whose size comes closest to `target` bytes.
-fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded), String> {
-    let mut best: Option<(u32, Coded)> = None;
-    for q in 1..=100 {
-        let c = plain_jpeg(img, q)?;
-        let over = c.bytes > target;
-        let closer = best
-            .as_ref()
-            .is_none_or(|(_, b)| c.bytes.abs_diff(target) < b.bytes.abs_diff(target));
-        if closer {
-            best = Some((q, c));
-        }
-        if over {
-            break;
-        }
-    }
-    best.ok_or_else(|| "no JPEG quality produced output".into())
-}
-
-fn demo(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["model", "quality", "out"])?;
-    let quality: u32 = args.parsed("quality", 50)?;
-    let out_dir = PathBuf::from(args.get("out").unwrap_or("demo-out"));
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    let images: Vec<PathBuf> = if args.positional.is_empty() {
-        let dir = repo_root().join("samples");
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "png"))
-            .collect();
-        v.sort();
-        v
-    } else {
-        args.positional.iter().map(PathBuf::from).collect()
-    };
-    let model = demo_model(&args)?;
-    let model_prop = model
-        .as_ref()
-        .map(|m| format!("model-location=\"{}\"", m.display()))
-        .unwrap_or_default();
-    gstcnncodec::runner::init();
-
-    println!("Framework: comcnnenc ! jpegenc quality={quality} idct-method=islow ! matroskamux, played back by matroskademux ! jpegdec ! reccnndec.");
-    println!("Plain JPEG: jpegenc on the full image at the quality whose size is closest. Luma only; PSNR/SSIM on 8-bit luma.\n");
-    println!("| image | size | framework bytes | bpp | PSNR dB | SSIM | plain JPEG q | bytes | bpp | PSNR dB | SSIM | gain dB |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    let (mut gains, mut n) = (0.0, 0);
-    for path in &images {
-        let img = read_png_luma(path)?;
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let mkv = out_dir.join(format!("{stem}.mkv"));
-        let archive = format!(
-            "appsrc name=src ! comcnnenc {model_prop} ! jpegenc quality={quality} idct-method=islow \
-             ! tee name=t ! queue ! matroskamux ! filesink location=\"{}\" \
-             t. ! queue ! appsink name=jpeg sync=false",
-            mkv.display()
-        );
-        let (res, bytes) =
-            run_with_jpeg(&archive, vec![gray_frame(&img)], Duration::from_secs(600));
-        if let Some(e) = res.error {
-            return Err(format!("archiving {}: {e}", path.display()));
-        }
-        let playback = format!(
-            "filesrc location=\"{}\" ! matroskademux ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink",
-            mkv.display()
-        );
-        let res = run(&playback, vec![], Duration::from_secs(600));
-        if let Some(e) = res.error {
-            return Err(format!("restoring {}: {e}", mkv.display()));
-        }
-        let Some(sample) = res.samples.first() else {
-            return Err(format!("restoring {}: no frame came out", mkv.display()));
-        };
-        let restored = luma_of(sample);
-        if (restored.width, restored.height) != (img.width, img.height) {
-            return Err(format!(
-                "restored {}x{} instead of {}x{}",
-                restored.width, restored.height, img.width, img.height
-            ));
-        }
-        write_png_gray(&out_dir.join(format!("{stem}-restored.png")), &restored)?;
-        let pixels = (img.width * img.height) as f64;
-        let (fp, fs) = (
-            psnr(&img, &restored),
-            ssim(&img, &restored).unwrap_or(f64::NAN),
-        );
-        let framework_bytes = *bytes
-            .first()
-            .ok_or_else(|| format!("archiving {}: no JPEG came out", path.display()))?;
-        let (q, plain) = plain_jpeg_at_size(&img, framework_bytes)?;
-        write_png_gray(
-            &out_dir.join(format!("{stem}-plain-jpeg-q{q}.png")),
-            &plain.image,
-        )?;
-        let (pp, ps) = (
-            psnr(&img, &plain.image),
-            ssim(&img, &plain.image).unwrap_or(f64::NAN),
-        );
-        println!(
-            "| {stem} | {}x{} | {} | {:.4} | {fp:.2} | {fs:.4} | {q} | {} | {:.4} | {pp:.2} | {ps:.4} | {:+.2} |",
-            img.width,
-            img.height,
-            framework_bytes,
-            framework_bytes as f64 * 8.0 / pixels,
-            plain.bytes,
-            plain.bytes as f64 * 8.0 / pixels,
-            fp - pp
-        );
-        gains += fp - pp;
-        n += 1;
-    }
-    println!(
-        "\nMean gain over plain JPEG at about the same size: {:+.2} dB over {n} images. Archives and restored images are in '{}'.",
-        gains / n.max(1) as f64,
-        out_dir.display()
-    );
-    Ok(())
 }
 
 fn bench(raw: &[String]) -> Result<(), String> {

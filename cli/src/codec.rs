@@ -1,0 +1,77 @@
+//! Coding one luma image through the stock GStreamer elements: plain JPEG, and the framework
+//! (comcnnenc ! jpegenc ! jpegdec ! reccnndec). Used by `demo` and `eval`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cnncodec::GrayImage;
+use gstcnncodec::runner::{gray_frame, luma_of, run_with_jpeg};
+
+/// A coded image: the encoded size and the decoded image.
+pub struct Coded {
+    pub bytes: usize,
+    pub image: GrayImage,
+}
+
+fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
+    let (res, bytes) = run_with_jpeg(launch, vec![gray_frame(img)], Duration::from_secs(600));
+    if let Some(e) = res.error {
+        return Err(format!("{what}: {e}"));
+    }
+    match (bytes.first(), res.samples.first()) {
+        (Some(&bytes), Some(sample)) => Ok(Coded {
+            bytes,
+            image: luma_of(sample),
+        }),
+        _ => Err(format!("{what}: no frame came out")),
+    }
+}
+
+/// Plain JPEG of the full image at `quality`, accurate integer DCT both ways.
+pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
+    let launch = format!(
+        "appsrc name=src ! jpegenc quality={quality} idct-method=islow ! tee name=t \
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! jpegdec idct-method=islow ! appsink name=sink"
+    );
+    coded(&launch, img, &format!("plain JPEG at quality {quality}"))
+}
+
+/// The framework: ComCNN, JPEG of the compact image at `quality`, RecCNN.
+pub fn framework_jpeg(
+    img: &GrayImage,
+    model: Option<&Path>,
+    quality: u32,
+) -> Result<Coded, String> {
+    let model_prop = model
+        .map(|m| format!("model-location=\"{}\"", m.display()))
+        .unwrap_or_default();
+    let launch = format!(
+        "appsrc name=src ! comcnnenc {model_prop} ! jpegenc quality={quality} idct-method=islow \
+         ! tee name=t ! queue ! appsink name=jpeg sync=false \
+         t. ! queue ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink"
+    );
+    coded(
+        &launch,
+        img,
+        &format!("framework at compact quality {quality}"),
+    )
+}
+
+/// The plain-JPEG quality whose size comes closest to `target` bytes.
+pub fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded), String> {
+    let mut best: Option<(u32, Coded)> = None;
+    for q in 1..=100 {
+        let c = plain_jpeg(img, q)?;
+        let over = c.bytes > target;
+        let closer = best
+            .as_ref()
+            .is_none_or(|(_, b)| c.bytes.abs_diff(target) < b.bytes.abs_diff(target));
+        if closer {
+            best = Some((q, c));
+        }
+        if over {
+            break;
+        }
+    }
+    best.ok_or_else(|| "no JPEG quality produced output".into())
+}

@@ -1,0 +1,137 @@
+//! `cnncodec demo`: archive and restore sample images through Matroska, compare with plain
+//! JPEG at about the same size.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cnncodec::image::{read_png_luma, write_png_gray};
+use cnncodec::metrics::{psnr, ssim};
+use gstcnncodec::runner::{gray_frame, luma_of, run, run_with_jpeg};
+
+use crate::args::Args;
+use crate::codec::plain_jpeg_at_size;
+use crate::repo_root;
+
+/// The model the demo uses: `--model`, else the built-in default, else (saying so) the
+/// paper authors' released model when the reference folder is present.
+pub fn demo_model(args: &Args) -> Result<Option<PathBuf>, String> {
+    if let Some(m) = args.get("model") {
+        return Ok(Some(PathBuf::from(m)));
+    }
+    if cnncodec::models::resolve(None).is_ok() {
+        return Ok(None);
+    }
+    let released = cnncodec::reference::reference_dir().join("official-qf50");
+    println!("cnncodec has no built-in model of its own yet (the project's trained weights come with the training issue).");
+    if released.is_dir() {
+        println!(
+            "Using the paper authors' released model from '{}' instead; it is read there, not shipped.\n",
+            released.display()
+        );
+        Ok(Some(released))
+    } else {
+        println!("No model was given either: run `cnncodec demo --model PATH` with a .cnnmodel file or a directory holding comcnn.safetensors and reccnn.safetensors.");
+        Err("no model to demonstrate with".into())
+    }
+}
+
+pub fn run_demo(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &["model", "quality", "out"])?;
+    let quality: u32 = args.parsed("quality", 50)?;
+    let out_dir = PathBuf::from(args.get("out").unwrap_or("demo-out"));
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let images: Vec<PathBuf> = if args.positional.is_empty() {
+        let dir = repo_root().join("samples");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "png"))
+            .collect();
+        v.sort();
+        v
+    } else {
+        args.positional.iter().map(PathBuf::from).collect()
+    };
+    let model = demo_model(&args)?;
+    let model_prop = model
+        .as_ref()
+        .map(|m| format!("model-location=\"{}\"", m.display()))
+        .unwrap_or_default();
+    gstcnncodec::runner::init();
+
+    println!("Framework: comcnnenc ! jpegenc quality={quality} idct-method=islow ! matroskamux, played back by matroskademux ! jpegdec ! reccnndec.");
+    println!("Plain JPEG: jpegenc on the full image at the quality whose size is closest. Luma only; PSNR/SSIM on 8-bit luma.\n");
+    println!("| image | size | framework bytes | bpp | PSNR dB | SSIM | plain JPEG q | bytes | bpp | PSNR dB | SSIM | gain dB |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let (mut gains, mut n) = (0.0, 0);
+    for path in &images {
+        let img = read_png_luma(path)?;
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let mkv = out_dir.join(format!("{stem}.mkv"));
+        let archive = format!(
+            "appsrc name=src ! comcnnenc {model_prop} ! jpegenc quality={quality} idct-method=islow \
+             ! tee name=t ! queue ! matroskamux ! filesink location=\"{}\" \
+             t. ! queue ! appsink name=jpeg sync=false",
+            mkv.display()
+        );
+        let (res, bytes) =
+            run_with_jpeg(&archive, vec![gray_frame(&img)], Duration::from_secs(600));
+        if let Some(e) = res.error {
+            return Err(format!("archiving {}: {e}", path.display()));
+        }
+        let playback = format!(
+            "filesrc location=\"{}\" ! matroskademux ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink",
+            mkv.display()
+        );
+        let res = run(&playback, vec![], Duration::from_secs(600));
+        if let Some(e) = res.error {
+            return Err(format!("restoring {}: {e}", mkv.display()));
+        }
+        let Some(sample) = res.samples.first() else {
+            return Err(format!("restoring {}: no frame came out", mkv.display()));
+        };
+        let restored = luma_of(sample);
+        if (restored.width, restored.height) != (img.width, img.height) {
+            return Err(format!(
+                "restored {}x{} instead of {}x{}",
+                restored.width, restored.height, img.width, img.height
+            ));
+        }
+        write_png_gray(&out_dir.join(format!("{stem}-restored.png")), &restored)?;
+        let pixels = (img.width * img.height) as f64;
+        let (fp, fs) = (
+            psnr(&img, &restored),
+            ssim(&img, &restored).unwrap_or(f64::NAN),
+        );
+        let framework_bytes = *bytes
+            .first()
+            .ok_or_else(|| format!("archiving {}: no JPEG came out", path.display()))?;
+        let (q, plain) = plain_jpeg_at_size(&img, framework_bytes)?;
+        write_png_gray(
+            &out_dir.join(format!("{stem}-plain-jpeg-q{q}.png")),
+            &plain.image,
+        )?;
+        let (pp, ps) = (
+            psnr(&img, &plain.image),
+            ssim(&img, &plain.image).unwrap_or(f64::NAN),
+        );
+        println!(
+            "| {stem} | {}x{} | {} | {:.4} | {fp:.2} | {fs:.4} | {q} | {} | {:.4} | {pp:.2} | {ps:.4} | {:+.2} |",
+            img.width,
+            img.height,
+            framework_bytes,
+            framework_bytes as f64 * 8.0 / pixels,
+            plain.bytes,
+            plain.bytes as f64 * 8.0 / pixels,
+            fp - pp
+        );
+        gains += fp - pp;
+        n += 1;
+    }
+    println!(
+        "\nMean gain over plain JPEG at about the same size: {:+.2} dB over {n} images. Archives and restored images are in '{}'.",
+        gains / n.max(1) as f64,
+        out_dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! `cnncodec eval`: rate-distortion of a set of images, luma, through the same stock
+//! GStreamer elements the pipelines use.
+//!
+//! Curves: plain `jpegenc` on the full image at a quality ladder (the baseline), and the
+//! framework: each `--model PATH[@Q,Q...]` at its compact qualities (default: the quality the
+//! model was trained for); all framework points form one curve. bpp comes from the real
+//! encoded bytes over the original size. Per image and mean: PSNR (Y), SSIM (reference
+//! protocol), MS-SSIM. BD-rate / BD-PSNR (PCHIP) of the framework against plain JPEG, over
+//! the whole overlap and over the points inside 0.1-0.4 bpp. Writes `rd.json`
+//! (CompressAI-style `{"name", "description", "results": {metric: [...]}}` per curve),
+//! `rd.svg`, and `rd.png` when `rsvg-convert` is installed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cnncodec::image::read_png_luma;
+use cnncodec::metrics::{ms_ssim, psnr, ssim};
+use cnncodec::rd::{bd_quality, bd_rate, Interpolation, RdPoint};
+use cnncodec::{GrayImage, ModelWeights};
+use serde_json::{json, Value};
+
+use crate::args::Args;
+use crate::codec::{framework_jpeg, plain_jpeg, Coded};
+use crate::plot::{write_plot, Series};
+
+const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
+/// The bit-rate window the framework is meant for.
+const WINDOW_BPP: (f64, f64) = (0.1, 0.4);
+
+/// One operating point of a curve: how to code an image.
+#[derive(Clone)]
+enum Operating {
+    Plain(u32),
+    Framework { model: PathBuf, quality: u32 },
+}
+
+/// Measurements of one image at one operating point.
+#[derive(Clone, Copy, Default)]
+struct Measure {
+    bpp: f64,
+    psnr: f64,
+    ssim: f64,
+    ms_ssim: f64,
+}
+
+struct Curve {
+    name: String,
+    description: String,
+    points: Vec<(String, Operating)>,
+    /// `per_image[i][p]`: image i at point p.
+    per_image: Vec<Vec<Measure>>,
+}
+
+fn measure(original: &GrayImage, coded: &Coded) -> Measure {
+    let pixels = (original.width * original.height) as f64;
+    Measure {
+        bpp: coded.bytes as f64 * 8.0 / pixels,
+        psnr: psnr(original, &coded.image),
+        ssim: ssim(original, &coded.image).unwrap_or(f64::NAN),
+        ms_ssim: ms_ssim(original, &coded.image).unwrap_or(f64::NAN),
+    }
+}
+
+/// Image list: positional paths (files or folders), else `<data>/splits/<split>.txt`.
+fn image_list(args: &Args) -> Result<(String, Vec<PathBuf>), String> {
+    if !args.positional.is_empty() {
+        let mut v = vec![];
+        for p in &args.positional {
+            let p = PathBuf::from(p);
+            if p.is_dir() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|e| e == "png"))
+                    .collect();
+                entries.sort();
+                v.extend(entries);
+            } else {
+                v.push(p);
+            }
+        }
+        return Ok(("images given on the command line".into(), v));
+    }
+    let split = args.get("split").unwrap_or("dev-eval");
+    let data = match args.get("data") {
+        Some(d) => PathBuf::from(d),
+        None => [
+            crate::repo_root().join("data"),
+            crate::repo_root().join("../shared/data"),
+        ]
+        .into_iter()
+        .find(|d| d.join("splits").is_dir())
+        .ok_or("no data folder: run scripts/fetch-data.sh, or pass --data DIR or image paths")?,
+    };
+    let list = data.join("splits").join(format!("{split}.txt"));
+    let text = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+    let files = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| data.join(l))
+        .collect();
+    Ok((format!("split '{split}' of {}", data.display()), files))
+}
+
+fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
+    s.split(',')
+        .map(|q| {
+            q.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|q| (1..=100).contains(q))
+                .ok_or_else(|| format!("'{q}' is not a JPEG quality (1-100)"))
+        })
+        .collect()
+}
+
+/// The framework's points from `--model PATH[@Q,Q...]` options.
+fn framework_points(args: &Args) -> Result<Vec<(String, Operating)>, String> {
+    let mut points = vec![];
+    for spec in args.all("model") {
+        let (path, qualities) = match spec.rsplit_once('@') {
+            Some((p, q)) => (PathBuf::from(p), Some(parse_qualities(q)?)),
+            None => (PathBuf::from(spec), None),
+        };
+        let weights = ModelWeights::load(&path).map_err(|e| e.to_string())?;
+        for quality in qualities.unwrap_or(vec![weights.meta.quality]) {
+            points.push((
+                format!("{} q{quality}", weights.meta.name),
+                Operating::Framework {
+                    model: path.clone(),
+                    quality,
+                },
+            ));
+        }
+    }
+    Ok(points)
+}
+
+/// A progress line on stderr: count, current item, ETA.
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn step(&mut self, label: &str) {
+        self.done += 1;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = elapsed / self.done as f64 * (self.total - self.done) as f64;
+        let width = 30;
+        let filled = width * self.done / self.total.max(1);
+        eprint!(
+            "\r[{}{}] {}/{} ETA {:>4.0}s {:<56.56}",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.done,
+            self.total,
+            eta,
+            label
+        );
+        let _ = std::io::stderr().flush();
+        if self.done == self.total {
+            eprintln!();
+        }
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+impl Curve {
+    fn mean_at(&self, p: usize, f: impl Fn(&Measure) -> f64) -> f64 {
+        mean(self.per_image.iter().map(|m| f(&m[p])))
+    }
+
+    fn rd(&self, f: impl Fn(&Measure) -> f64 + Copy) -> Vec<RdPoint> {
+        (0..self.points.len())
+            .map(|p| RdPoint {
+                rate: self.mean_at(p, |m| m.bpp),
+                quality: self.mean_at(p, f),
+            })
+            .collect()
+    }
+
+    fn to_json(&self, images: &[PathBuf]) -> Value {
+        let n = self.points.len();
+        let series =
+            |f: fn(&Measure) -> f64| -> Vec<f64> { (0..n).map(|p| self.mean_at(p, f)).collect() };
+        let per_image: serde_json::Map<String, Value> = images
+            .iter()
+            .zip(&self.per_image)
+            .map(|(path, m)| {
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    json!({
+                        "bpp": m.iter().map(|x| x.bpp).collect::<Vec<_>>(),
+                        "psnr-y": m.iter().map(|x| x.psnr).collect::<Vec<_>>(),
+                        "ssim": m.iter().map(|x| x.ssim).collect::<Vec<_>>(),
+                        "ms-ssim": m.iter().map(|x| x.ms_ssim).collect::<Vec<_>>(),
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "results": {
+                "point": self.points.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
+                "bpp": series(|m| m.bpp),
+                "psnr-y": series(|m| m.psnr),
+                "ssim": series(|m| m.ssim),
+                "ms-ssim": series(|m| m.ms_ssim),
+            },
+            "per_image": per_image,
+        })
+    }
+}
+
+/// BD figures of `test` against `anchor` for one metric, whole overlap and inside the window.
+fn bd_entry(anchor: &Curve, test: &Curve, metric: &str, f: fn(&Measure) -> f64) -> Value {
+    let (a, t) = (anchor.rd(f), test.rd(f));
+    let in_window = |c: &[RdPoint]| -> Vec<RdPoint> {
+        c.iter()
+            .copied()
+            .filter(|p| p.rate >= WINDOW_BPP.0 && p.rate <= WINDOW_BPP.1)
+            .collect()
+    };
+    let val = |r: Result<f64, cnncodec::rd::BdError>| match r {
+        Ok(v) => json!(v),
+        Err(e) => json!(format!("undefined: {e}")),
+    };
+    json!({
+        "anchor": anchor.name,
+        "test": test.name,
+        "metric": metric,
+        "interpolation": "pchip",
+        "bd_rate_percent": val(bd_rate(&a, &t, Interpolation::Pchip)),
+        "bd_quality": val(bd_quality(&a, &t, Interpolation::Pchip)),
+        "window_bpp": [WINDOW_BPP.0, WINDOW_BPP.1],
+        "bd_rate_percent_in_window": val(bd_rate(&in_window(&a), &in_window(&t), Interpolation::Pchip)),
+        "bd_quality_in_window": val(bd_quality(&in_window(&a), &in_window(&t), Interpolation::Pchip)),
+    })
+}
+
+pub fn run_eval(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(
+        raw,
+        &["data", "split", "model", "jpeg-qualities", "out", "name"],
+    )?;
+    let (dataset, images) = image_list(&args)?;
+    if images.is_empty() {
+        return Err("no images to evaluate".into());
+    }
+    let out_dir = PathBuf::from(args.get("out").unwrap_or("eval-out"));
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let jpeg_q = parse_qualities(args.get("jpeg-qualities").unwrap_or(DEFAULT_JPEG_QUALITIES))?;
+    let mut curves = vec![Curve {
+        name: "jpeg".into(),
+        description: "plain jpegenc on the full image, idct-method=islow both ways".into(),
+        points: jpeg_q
+            .iter()
+            .map(|&q| (format!("q{q}"), Operating::Plain(q)))
+            .collect(),
+        per_image: vec![],
+    }];
+    let fw = framework_points(&args)?;
+    if !fw.is_empty() {
+        curves.push(Curve {
+            name: args.get("name").unwrap_or("framework").to_owned(),
+            description: "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec".into(),
+            points: fw,
+            per_image: vec![],
+        });
+    }
+    gstcnncodec::runner::init();
+    let total = images.len() * curves.iter().map(|c| c.points.len()).sum::<usize>();
+    eprintln!("eval: {} images ({dataset}), {total} codings", images.len());
+    let mut progress = Progress {
+        total,
+        done: 0,
+        started: Instant::now(),
+    };
+    for path in &images {
+        let img = read_png_luma(path)?;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        for curve in &mut curves {
+            let mut row = vec![];
+            for (label, op) in &curve.points {
+                let coded = match op {
+                    Operating::Plain(q) => plain_jpeg(&img, *q)?,
+                    Operating::Framework { model, quality } => {
+                        framework_jpeg(&img, Some(model), *quality)?
+                    }
+                };
+                row.push(measure(&img, &coded));
+                progress.step(&format!("{name} {} {label}", curve.name));
+            }
+            curve.per_image.push(row);
+        }
+    }
+
+    let mut bd = vec![];
+    if curves.len() > 1 {
+        for (metric, f) in [
+            ("psnr-y", (|m: &Measure| m.psnr) as fn(&Measure) -> f64),
+            ("ssim", |m: &Measure| m.ssim),
+            ("ms-ssim", |m: &Measure| m.ms_ssim),
+        ] {
+            bd.push(bd_entry(&curves[0], &curves[1], metric, f));
+        }
+    }
+    let report = json!({
+        "dataset": dataset,
+        "images": images.len(),
+        "colour": "luma (BT.601 as Pillow's convert('L'))",
+        "curves": curves.iter().map(|c| c.to_json(&images)).collect::<Vec<_>>(),
+        "bd": bd,
+    });
+    let json_path = out_dir.join("rd.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report).unwrap())
+        .map_err(|e| format!("{}: {e}", json_path.display()))?;
+
+    println!("| curve | point | bpp | PSNR-Y dB | SSIM | MS-SSIM |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for c in &curves {
+        for (p, (label, _)) in c.points.iter().enumerate() {
+            println!(
+                "| {} | {label} | {:.4} | {:.2} | {:.4} | {:.4} |",
+                c.name,
+                c.mean_at(p, |m| m.bpp),
+                c.mean_at(p, |m| m.psnr),
+                c.mean_at(p, |m| m.ssim),
+                c.mean_at(p, |m| m.ms_ssim)
+            );
+        }
+    }
+    let num = |v: &Value, digits: usize| match v.as_f64() {
+        Some(x) => format!("{x:+.digits$}"),
+        None => v.as_str().unwrap_or("?").to_owned(),
+    };
+    for b in &bd {
+        println!(
+            "BD {} vs {} ({}): rate {} %, quality {} over the whole overlap; rate {} %, quality {} over the points in {}-{} bpp",
+            b["test"].as_str().unwrap_or("?"),
+            b["anchor"].as_str().unwrap_or("?"),
+            b["metric"].as_str().unwrap_or("?"),
+            num(&b["bd_rate_percent"], 2),
+            num(&b["bd_quality"], 4),
+            num(&b["bd_rate_percent_in_window"], 2),
+            num(&b["bd_quality_in_window"], 4),
+            WINDOW_BPP.0,
+            WINDOW_BPP.1
+        );
+    }
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|c| Series {
+            name: c.name.clone(),
+            points: c
+                .rd(|m| m.psnr)
+                .iter()
+                .map(|p| (p.rate, p.quality))
+                .collect(),
+        })
+        .collect();
+    let svg = out_dir.join("rd.svg");
+    let png = write_plot(
+        &svg,
+        &format!("Luma RD, {}", dataset_title(&dataset, images.len())),
+        "bits per pixel",
+        "PSNR-Y (dB)",
+        &series,
+    )?;
+    println!(
+        "wrote {}, {}{}",
+        json_path.display(),
+        svg.display(),
+        png.map(|p| format!(", {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn dataset_title(dataset: &str, n: usize) -> String {
+    format!("{n} images ({dataset})")
+}
