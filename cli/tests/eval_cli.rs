@@ -1,0 +1,64 @@
+//! `cnncodec eval` end to end on a small image with a small random model: the JSON has both
+//! curves, per-image values and BD figures, and the plot is written.
+
+use std::process::Command;
+
+use cnncodec::image::{write_png_gray, GrayImage};
+use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::ModelWeights;
+
+#[test]
+fn eval_writes_curves_bd_and_plot() {
+    let dir = std::env::temp_dir().join(format!("cnncodec-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data: Vec<u8> = (0..96 * 80)
+        .map(|i| (((i % 96) * 2 + (i / 96) * 3 + (i * 31) % 17) % 256) as u8)
+        .collect();
+    let image = dir.join("ramp.png");
+    write_png_gray(&image, &GrayImage::new(96, 80, data)).unwrap();
+    let model = dir.join("tiny.cnnmodel");
+    ModelWeights::random(
+        "tiny",
+        ComCnnConfig::new().with_features(4),
+        RecCnnConfig::new().with_features(4).with_depth(3),
+        3,
+    )
+    .save(&model)
+    .unwrap();
+    let out = dir.join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
+        .args(["eval", "--jpeg-qualities", "10,30,50,70,90", "--model"])
+        .arg(format!("{}@10,30,50,70,90", model.display()))
+        .arg("--out")
+        .arg(&out)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("rd.json")).unwrap()).unwrap();
+    let curves = report["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 2);
+    for c in curves {
+        assert_eq!(c["results"]["bpp"].as_array().unwrap().len(), 5);
+        let psnr = c["results"]["psnr-y"].as_array().unwrap();
+        assert!(psnr.iter().all(|v| v.as_f64().unwrap() > 5.0));
+        assert!(c["per_image"]["ramp.png"]["ssim"].is_array());
+    }
+    // Plain JPEG's bits grow with its quality.
+    let bpp: Vec<f64> = curves[0]["results"]["bpp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(bpp.windows(2).all(|w| w[0] < w[1]), "{bpp:?}");
+    assert_eq!(report["bd"].as_array().unwrap().len(), 3);
+    assert!(std::fs::read_to_string(out.join("rd.svg"))
+        .unwrap()
+        .contains("<polyline"));
+}
