@@ -11,11 +11,12 @@ output=${3:-archive.mkv}
 quality=${4:-50}
 export GST_PLUGIN_PATH="${GST_PLUGIN_PATH:-$(cd "$(dirname "$0")/.." && pwd)/target/debug}"
 if [ -n "$input" ]; then
-  source="filesrc location=$input ! decodebin ! videoconvert"
+  source="filesrc location=$input ! decodebin ! videoconvert ! video/x-raw,format=I420"
 else
-  source="videotestsrc num-buffers=20 pattern=ball ! video/x-raw,width=352,height=288,framerate=10/1"
+  source="videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=I420,width=352,height=288,framerate=10/1"
 fi
-gst-launch-1.0 -e $source ! video/x-raw,format=I420 \
+# shellcheck disable=SC2086 # $source is a pipeline fragment: split on purpose
+gst-launch-1.0 -e $source \
   ! comcnnenc model-location="$model" \
   ! jpegenc quality="$quality" idct-method=islow \
   ! matroskamux ! filesink location="$output"
