@@ -141,14 +141,19 @@ pub fn load_engine(
         warm.residual(&probe);
     }))
     .map_err(|p| {
-        let why = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let why = panic_message(p.as_ref());
         format!("the {backend} backend could not run the networks ({why}); check its runtime requirements in the README, or use backend=cpu")
     })?;
     Ok(engine)
+}
+
+/// The text of a caught panic, for error messages.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
 fn load_engine_cold(

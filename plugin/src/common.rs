@@ -27,6 +27,21 @@ pub fn pad_caps() -> gst::Caps {
         .build()
 }
 
+/// Always-present `sink` and `src` pads with [`pad_caps`]; both elements have them.
+pub fn pad_templates() -> Vec<gst::PadTemplate> {
+    let caps = pad_caps();
+    [
+        ("src", gst::PadDirection::Src),
+        ("sink", gst::PadDirection::Sink),
+    ]
+    .into_iter()
+    .map(|(name, dir)| {
+        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
+            .expect("static pad template")
+    })
+    .collect()
+}
+
 /// ceil(v / 2): the compact size of an original dimension.
 fn halve(v: i32) -> i32 {
     v / 2 + v % 2
@@ -335,12 +350,10 @@ pub fn write_plane(
 /// Runs `f`, turning a panic inside the network code into an error message.
 pub fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        format!("{what} failed inside the network code: {msg}")
+        format!(
+            "{what} failed inside the network code: {}",
+            cnncodec::engine::panic_message(p.as_ref())
+        )
     })
 }
 
