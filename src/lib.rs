@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod rd;
 pub mod reference;
 pub mod resample;
+pub mod train;
 pub mod weights;
 
 pub use engine::{load_engine, BackendKind, Engine};

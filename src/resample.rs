@@ -100,6 +100,20 @@ fn resize_dim(
     (out, ow, oh)
 }
 
+/// The dense `out_len x in_len` matrix of one dimension's resize: `out = M * in`. Training
+/// uses it to up-scale batches inside the autodiff graph with the very same weights.
+pub fn resize_matrix(in_len: usize, out_len: usize) -> Vec<f32> {
+    let c = contributions(in_len, out_len);
+    let mut m = vec![0.0f64; out_len * in_len];
+    for o in 0..out_len {
+        for t in 0..c.taps {
+            let k = o * c.taps + t;
+            m[o * in_len + c.indices[k]] += c.weights[k];
+        }
+    }
+    m.into_iter().map(|v| v as f32).collect()
+}
+
 /// `imresize(plane, [out_height out_width], 'bicubic')`.
 pub fn imresize_bicubic(src: &Plane, out_width: usize, out_height: usize) -> Plane {
     assert!(src.width > 0 && src.height > 0 && out_width > 0 && out_height > 0);
@@ -153,6 +167,17 @@ mod tests {
         ];
         for (a, b) in up.data.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{:?}", up.data);
+        }
+    }
+
+    #[test]
+    fn resize_matrix_is_the_same_resize() {
+        let p = Plane::new(6, 1, vec![0.1, 0.5, 0.2, 0.9, 0.4, 0.3]);
+        let up = imresize_bicubic(&p, 12, 1);
+        let m = resize_matrix(6, 12);
+        for (o, v) in up.data.iter().enumerate() {
+            let via: f32 = (0..6).map(|i| m[o * 6 + i] * p.data[i]).sum();
+            assert!((via - v).abs() < 1e-6);
         }
     }
 

@@ -512,28 +512,13 @@ impl ModelWeights {
 
     /// Builds the RecCNN on `device`.
     pub fn reccnn<B: Backend>(&self, device: &B::Device) -> RecCnn<B> {
-        let mut net = self.meta.reccnn.init::<B>(device);
-        let map = &self.reccnn;
-        load_conv(&mut net.first, map, "conv1", device);
-        for (i, layer) in net.hidden.iter_mut().enumerate() {
-            let n = i + 2;
-            load_conv(&mut layer.conv, map, &format!("conv{n}"), device);
-            if let Some(bn) = &mut layer.bn {
-                bn.gamma = Param::from_tensor(tensor1(map, &format!("bn{n}.gamma"), device));
-                bn.beta = Param::from_tensor(tensor1(map, &format!("bn{n}.beta"), device));
-                bn.running_mean =
-                    RunningState::new(tensor1(map, &format!("bn{n}.running_mean"), device));
-                bn.running_var =
-                    RunningState::new(tensor1(map, &format!("bn{n}.running_var"), device));
-            }
-        }
-        load_conv(
-            &mut net.last,
-            map,
-            &format!("conv{}", self.meta.reccnn.depth),
-            device,
-        );
-        net
+        build_reccnn(&self.reccnn, &self.meta.reccnn, device)
+    }
+
+    /// The RecCNN with BatchNorm folded into the convolutions ([`fold_batch_norm`]).
+    pub fn reccnn_folded<B: Backend>(&self, device: &B::Device) -> RecCnn<B> {
+        let (map, cfg) = fold_batch_norm(&self.reccnn, &self.meta.reccnn);
+        build_reccnn(&map, &cfg, device)
     }
 
     /// Captures trained networks (the inverse of [`ModelWeights::comcnn`]/[`ModelWeights::reccnn`]).
@@ -578,6 +563,60 @@ impl ModelWeights {
             reccnn: rec,
         }
     }
+}
+
+/// The RecCNN with every BatchNorm folded into its convolution (inference form: the same
+/// function, no BatchNorm layers). Training freezes RecCNN this way while it trains ComCNN,
+/// since a BatchNorm inside an autodiff graph would use batch statistics.
+pub fn fold_batch_norm(rec: &TensorMap, cfg: &RecCnnConfig) -> (TensorMap, RecCnnConfig) {
+    let mut out = rec.clone();
+    let folded_cfg = cfg.clone().with_batch_norm(false);
+    if !cfg.batch_norm {
+        return (out, folded_cfg);
+    }
+    for n in 2..cfg.depth {
+        let get = |k: &str| &rec[&format!("bn{n}.{k}")].data;
+        let (gamma, beta, mean, var) = (
+            get("gamma"),
+            get("beta"),
+            get("running_mean"),
+            get("running_var"),
+        );
+        let eps = 0.0f32; // the configured BatchNorm epsilon of this architecture
+        let w = out.get_mut(&format!("conv{n}.weight")).unwrap();
+        let per_out = w.data.len() / gamma.len();
+        for (o, chunk) in w.data.chunks_mut(per_out).enumerate() {
+            let scale = gamma[o] / (var[o] + eps).sqrt();
+            chunk.iter_mut().for_each(|v| *v *= scale);
+        }
+        let b = out.get_mut(&format!("conv{n}.bias")).unwrap();
+        for (o, v) in b.data.iter_mut().enumerate() {
+            let scale = gamma[o] / (var[o] + eps).sqrt();
+            *v = (*v - mean[o]) * scale + beta[o];
+        }
+        for k in ["gamma", "beta", "running_mean", "running_var"] {
+            out.remove(&format!("bn{n}.{k}"));
+        }
+    }
+    (out, folded_cfg)
+}
+
+fn build_reccnn<B: Backend>(map: &TensorMap, cfg: &RecCnnConfig, device: &B::Device) -> RecCnn<B> {
+    let mut net = cfg.init::<B>(device);
+    load_conv(&mut net.first, map, "conv1", device);
+    for (i, layer) in net.hidden.iter_mut().enumerate() {
+        let n = i + 2;
+        load_conv(&mut layer.conv, map, &format!("conv{n}"), device);
+        if let Some(bn) = &mut layer.bn {
+            bn.gamma = Param::from_tensor(tensor1(map, &format!("bn{n}.gamma"), device));
+            bn.beta = Param::from_tensor(tensor1(map, &format!("bn{n}.beta"), device));
+            bn.running_mean =
+                RunningState::new(tensor1(map, &format!("bn{n}.running_mean"), device));
+            bn.running_var = RunningState::new(tensor1(map, &format!("bn{n}.running_var"), device));
+        }
+    }
+    load_conv(&mut net.last, map, &format!("conv{}", cfg.depth), device);
+    net
 }
 
 fn tensor1<B: Backend>(map: &TensorMap, key: &str, device: &B::Device) -> Tensor<B, 1> {

@@ -1,0 +1,511 @@
+//! Training: the paper's alternating optimisation of RecCNN and ComCNN.
+//!
+//! - RecCNN stage: the frozen ComCNN's compact images go through the real codec (a
+//!   [`CompactCodec`]: the CLI passes the stock `jpegenc`/`jpegdec` elements the pipelines
+//!   use), are bicubic up-scaled (MATLAB-exact), and RecCNN learns the residual with MSE.
+//! - ComCNN stage: through the frozen RecCNN (BatchNorm folded, inference form) with the codec
+//!   treated as identity (the paper's surrogate); loss MSE(RecCNN(up(ComCNN(x))), x).
+//!
+//! Stages alternate; each starts a fresh Adam whose learning rate decays log-linearly over
+//! the stage. Patches are square, with the 8 flips/rotations; everything is seeded. A
+//! checkpoint (model file + JSON state) is written after every stage, so an interrupted run
+//! resumes at the last finished stage with the same random stream.
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{BurnEngine, CpuBackend};
+use crate::image::{GrayImage, Plane};
+use crate::model::{ComCnn, RecCnn};
+use crate::pipeline::compress_luma;
+use crate::resample::{imresize_bicubic, resize_matrix};
+use crate::weights::ModelWeights;
+
+/// The training backend: autodiff over the CPU backend.
+pub type TrainBackend = Autodiff<CpuBackend>;
+
+/// The codec between ComCNN and RecCNN during the RecCNN stage.
+pub trait CompactCodec {
+    /// Encodes and decodes one compact luma image.
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String>;
+    /// What it is, for the model's provenance.
+    fn describe(&self) -> String;
+}
+
+/// No codec at all (tests, and the paper's surrogate).
+pub struct IdentityCodec;
+
+impl CompactCodec for IdentityCodec {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+        Ok(compact.clone())
+    }
+    fn describe(&self) -> String {
+        "identity".into()
+    }
+}
+
+/// Schedule and batch shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Square patch side (even; the paper: 40).
+    pub patch: usize,
+    pub batch: usize,
+    /// Adam steps in each stage.
+    pub steps_per_stage: usize,
+    /// Stages in all, RecCNN first, alternating.
+    pub stages: usize,
+    /// RecCNN learning rate at the start and end of each of its stages (paper: 1e-3 -> 1e-5).
+    pub rec_lr: (f64, f64),
+    /// ComCNN learning rate likewise (paper: 1e-4 -> 1e-5).
+    pub com_lr: (f64, f64),
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            patch: 40,
+            batch: 16,
+            steps_per_stage: 200,
+            stages: 4,
+            rec_lr: (1e-3, 1e-5),
+            com_lr: (1e-4, 1e-5),
+            seed: 1,
+        }
+    }
+}
+
+/// Where a run stands; saved beside the checkpoint model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainState {
+    pub options: TrainOptions,
+    pub stages_done: usize,
+    pub rng: u64,
+    /// Mean loss of each finished stage, in order.
+    pub stage_losses: Vec<f64>,
+}
+
+/// One step's report to the caller (progress bars, logs).
+pub struct StepReport {
+    pub stage: usize,
+    pub network: &'static str,
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f64,
+    pub lr: f64,
+}
+
+/// splitmix64: small, seedable, and its state is one `u64` to checkpoint.
+#[derive(Clone, Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// A `patch` x `patch` window of `p` at (x, y), transformed by dihedral element `aug` (0..8).
+fn patch_of(p: &Plane, x: usize, y: usize, size: usize, aug: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(size * size);
+    for r in 0..size {
+        for c in 0..size {
+            let (mut rr, mut cc) = (r, c);
+            if aug & 1 != 0 {
+                cc = size - 1 - cc; // mirror
+            }
+            if aug & 2 != 0 {
+                rr = size - 1 - rr; // flip
+            }
+            if aug & 4 != 0 {
+                std::mem::swap(&mut rr, &mut cc); // transpose
+            }
+            out.push(p.data[(y + rr) * p.width + x + cc]);
+        }
+    }
+    out
+}
+
+/// Learning rate at `step` of `steps`, log-linear from `lr.0` to `lr.1`.
+fn lr_at(lr: (f64, f64), step: usize, steps: usize) -> f64 {
+    let t = if steps > 1 {
+        step as f64 / (steps - 1) as f64
+    } else {
+        0.0
+    };
+    (lr.0.ln() * (1.0 - t) + lr.1.ln() * t).exp()
+}
+
+/// Mean squared error of two same-shape tensors.
+fn mse<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 1> {
+    let d = a - b;
+    (d.clone() * d).mean()
+}
+
+/// The alternating trainer.
+pub struct Trainer {
+    pub weights: ModelWeights,
+    pub state: TrainState,
+}
+
+impl Trainer {
+    /// Starts from `weights` (for example [`ModelWeights::random`]).
+    pub fn new(weights: ModelWeights, options: TrainOptions) -> Result<Self, String> {
+        if options.patch < 4 || options.patch % 2 != 0 {
+            return Err(format!(
+                "patch {} must be even and at least 4",
+                options.patch
+            ));
+        }
+        if options.batch == 0 || options.steps_per_stage == 0 {
+            return Err("batch and steps per stage must be positive".into());
+        }
+        let rng = options.seed;
+        Ok(Self {
+            weights,
+            state: TrainState {
+                options,
+                stages_done: 0,
+                rng,
+                stage_losses: vec![],
+            },
+        })
+    }
+
+    /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`].
+    pub fn resume(dir: &Path) -> Result<Self, String> {
+        let weights =
+            ModelWeights::load(&dir.join("checkpoint.cnnmodel")).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(dir.join("checkpoint.json"))
+            .map_err(|e| format!("{}: {e}", dir.join("checkpoint.json").display()))?;
+        let state: TrainState = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        Ok(Self { weights, state })
+    }
+
+    /// Writes `checkpoint.cnnmodel` and `checkpoint.json` into `dir` (each atomically).
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        self.weights
+            .save(&dir.join("checkpoint.cnnmodel"))
+            .map_err(|e| e.to_string())?;
+        let json = dir.join("checkpoint.json");
+        let tmp = json.with_extension("partial");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&self.state).unwrap())
+            .and_then(|_| std::fs::rename(&tmp, &json))
+            .map_err(|e| format!("{}: {e}", json.display()))
+    }
+
+    /// Runs the remaining stages, checkpointing into `dir` after each.
+    pub fn run(
+        &mut self,
+        images: &[GrayImage],
+        codec: &dyn CompactCodec,
+        dir: Option<&Path>,
+        report: &mut dyn FnMut(&StepReport),
+    ) -> Result<(), String> {
+        let p = self.state.options.patch;
+        let usable: Vec<&GrayImage> = images
+            .iter()
+            .filter(|i| i.width >= p && i.height >= p)
+            .collect();
+        if usable.is_empty() {
+            return Err(format!("no training image is at least {p}x{p}"));
+        }
+        while self.state.stages_done < self.state.options.stages {
+            let stage = self.state.stages_done;
+            let loss = if stage % 2 == 0 {
+                self.rec_stage(&usable, codec, stage, report)?
+            } else {
+                self.com_stage(&usable, stage, report)
+            };
+            self.state.stage_losses.push(loss);
+            self.state.stages_done += 1;
+            if let Some(dir) = dir {
+                self.save_checkpoint(dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rec_stage(
+        &mut self,
+        images: &[&GrayImage],
+        codec: &dyn CompactCodec,
+        stage: usize,
+        report: &mut dyn FnMut(&StepReport),
+    ) -> Result<f64, String> {
+        let opts = self.state.options.clone();
+        // Inputs through the frozen ComCNN and the real codec, once per stage.
+        let engine = BurnEngine::<CpuBackend>::new(&self.weights, Default::default());
+        let mut pairs = Vec::with_capacity(images.len());
+        for img in images {
+            let decoded = codec.code(&compress_luma(&engine, img))?;
+            let up = imresize_bicubic(&decoded.to_unit(), img.width, img.height);
+            pairs.push((up, img.to_unit()));
+        }
+        let device = Default::default();
+        let mut rec: RecCnn<TrainBackend> = self.weights.reccnn(&device);
+        let mut optim = AdamConfig::new().init();
+        let mut rng = Rng(self.state.rng);
+        let mut total = 0.0;
+        for step in 0..opts.steps_per_stage {
+            let (mut inp, mut tgt) = (vec![], vec![]);
+            for _ in 0..opts.batch {
+                let (up, orig) = &pairs[rng.below(pairs.len())];
+                let (x, y) = (
+                    rng.below(up.width - opts.patch + 1),
+                    rng.below(up.height - opts.patch + 1),
+                );
+                let aug = rng.below(8);
+                let u = patch_of(up, x, y, opts.patch, aug);
+                let o = patch_of(orig, x, y, opts.patch, aug);
+                tgt.extend(u.iter().zip(&o).map(|(a, b)| a - b));
+                inp.extend(u);
+            }
+            let shape = [opts.batch, 1, opts.patch, opts.patch];
+            let input = Tensor::<TrainBackend, 4>::from_data(TensorData::new(inp, shape), &device);
+            let target = Tensor::<TrainBackend, 4>::from_data(TensorData::new(tgt, shape), &device);
+            let loss = mse(rec.forward(input), target);
+            let value = loss.clone().into_scalar().elem::<f64>();
+            let grads = GradientsParams::from_grads(loss.backward(), &rec);
+            let lr = lr_at(opts.rec_lr, step, opts.steps_per_stage);
+            rec = optim.step(lr, rec, grads);
+            total += value;
+            report(&StepReport {
+                stage,
+                network: "RecCNN",
+                step,
+                steps: opts.steps_per_stage,
+                loss: value,
+                lr,
+            });
+        }
+        self.state.rng = rng.0;
+        let com = self.weights.comcnn::<CpuBackend>(&Default::default());
+        self.weights = ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
+        Ok(total / opts.steps_per_stage as f64)
+    }
+
+    fn com_stage(
+        &mut self,
+        images: &[&GrayImage],
+        stage: usize,
+        report: &mut dyn FnMut(&StepReport),
+    ) -> f64 {
+        let opts = self.state.options.clone();
+        let device = Default::default();
+        let mut com: ComCnn<TrainBackend> = self.weights.comcnn(&device);
+        // RecCNN frozen in inference form; only ComCNN's parameters are stepped.
+        let rec: RecCnn<TrainBackend> = self.weights.reccnn_folded(&device);
+        let (p, h) = (opts.patch, opts.patch / 2);
+        let up_matrix = Tensor::<TrainBackend, 2>::from_data(
+            TensorData::new(resize_matrix(h, p), [p, h]),
+            &device,
+        );
+        let up_rows = up_matrix
+            .clone()
+            .reshape([1, 1, p, h])
+            .repeat_dim(0, opts.batch);
+        let up_cols = up_matrix
+            .transpose()
+            .reshape([1, 1, h, p])
+            .repeat_dim(0, opts.batch);
+        let originals: Vec<Plane> = images.iter().map(|i| i.to_unit()).collect();
+        let mut optim = AdamConfig::new().init();
+        let mut rng = Rng(self.state.rng);
+        let mut total = 0.0;
+        for step in 0..opts.steps_per_stage {
+            let mut inp = vec![];
+            for _ in 0..opts.batch {
+                let orig = &originals[rng.below(originals.len())];
+                let (x, y) = (
+                    rng.below(orig.width - p + 1),
+                    rng.below(orig.height - p + 1),
+                );
+                inp.extend(patch_of(orig, x, y, p, rng.below(8)));
+            }
+            let x = Tensor::<TrainBackend, 4>::from_data(
+                TensorData::new(inp, [opts.batch, 1, p, p]),
+                &device,
+            );
+            // [b, 1, p, p] -> [b, 1, p/2, p/2] -> bicubic x2 -> [b, 1, p, p]
+            let compact = com.forward(x.clone());
+            let up = up_rows.clone().matmul(compact).matmul(up_cols.clone());
+            let restored = up.clone() - rec.forward(up);
+            let loss = mse(restored, x);
+            let value = loss.clone().into_scalar().elem::<f64>();
+            let grads = GradientsParams::from_grads(loss.backward(), &com);
+            let lr = lr_at(opts.com_lr, step, opts.steps_per_stage);
+            com = optim.step(lr, com, grads);
+            total += value;
+            report(&StepReport {
+                stage,
+                network: "ComCNN",
+                step,
+                steps: opts.steps_per_stage,
+                loss: value,
+                lr,
+            });
+        }
+        self.state.rng = rng.0;
+        let rec_kept = self.weights.reccnn::<CpuBackend>(&Default::default());
+        self.weights =
+            ModelWeights::from_networks(self.weights.meta.clone(), &com.valid(), &rec_kept);
+        total / opts.steps_per_stage as f64
+    }
+}
+
+/// The checkpoint directory's model, once training has finished.
+pub fn checkpoint_model(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.cnnmodel")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ComCnnConfig, RecCnnConfig};
+
+    #[test]
+    fn patches_cover_the_eight_dihedral_transforms() {
+        let p = Plane::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]);
+        let mut seen: Vec<Vec<f32>> = (0..8).map(|a| patch_of(&p, 0, 0, 2, a)).collect();
+        seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        seen.dedup();
+        assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn learning_rate_decays_log_linearly() {
+        assert!((lr_at((1e-3, 1e-5), 0, 11) - 1e-3).abs() < 1e-15);
+        assert!((lr_at((1e-3, 1e-5), 5, 11) - 1e-4).abs() < 1e-12);
+        assert!((lr_at((1e-3, 1e-5), 10, 11) - 1e-5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn folded_reccnn_computes_what_the_batchnorm_one_does() {
+        let mut m = ModelWeights::random(
+            "bn",
+            ComCnnConfig::new().with_features(3),
+            RecCnnConfig::new().with_features(3).with_depth(4),
+            5,
+        );
+        // Non-trivial statistics.
+        for (k, t) in m.reccnn.iter_mut() {
+            if k.ends_with("running_var") {
+                t.data
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.5 + i as f32);
+            }
+            if k.ends_with("running_mean") || k.ends_with("beta") {
+                t.data
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.1 * i as f32 - 0.05);
+            }
+        }
+        let device = Default::default();
+        let x = Tensor::<CpuBackend, 4>::from_data(
+            TensorData::new(
+                (0..35).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
+                [1, 1, 5, 7],
+            ),
+            &device,
+        );
+        let a = m
+            .reccnn::<CpuBackend>(&device)
+            .forward(x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let b = m
+            .reccnn_folded::<CpuBackend>(&device)
+            .forward(x)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+        }
+    }
+
+    #[test]
+    fn a_few_steps_lower_the_loss_and_resume_continues_the_same_run() {
+        let images: Vec<GrayImage> = (0..3)
+            .map(|s| {
+                GrayImage::new(
+                    48,
+                    40,
+                    (0..48 * 40)
+                        .map(|i| {
+                            let (x, y) = ((i % 48) as f32, (i / 48) as f32);
+                            (128.0 + 90.0 * ((x * 0.3 + s as f32).sin() * (y * 0.2).cos())) as u8
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let start = ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(8),
+            RecCnnConfig::new().with_features(8).with_depth(4),
+            11,
+        );
+        let options = TrainOptions {
+            patch: 16,
+            batch: 8,
+            steps_per_stage: 30,
+            stages: 2,
+            ..Default::default()
+        };
+        let mut losses = vec![];
+        let mut trainer = Trainer::new(start.clone(), options.clone()).unwrap();
+        trainer
+            .run(&images, &IdentityCodec, None, &mut |r| {
+                if r.network == "RecCNN" {
+                    losses.push(r.loss)
+                }
+            })
+            .unwrap();
+        let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
+        let last: f64 = losses[losses.len() - 5..].iter().sum::<f64>() / 5.0;
+        assert!(last < first * 0.8, "RecCNN loss {first} -> {last}");
+        assert_eq!(trainer.state.stage_losses.len(), 2);
+
+        // Interrupted after one stage, resumed: the same weights as the uninterrupted run.
+        let dir = std::env::temp_dir().join(format!("cnncodec-train-{}", std::process::id()));
+        let mut first_half = Trainer::new(
+            start,
+            TrainOptions {
+                stages: 1,
+                ..options
+            },
+        )
+        .unwrap();
+        first_half
+            .run(&images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .unwrap();
+        let mut resumed = Trainer::resume(&dir).unwrap();
+        resumed.state.options.stages = 2;
+        resumed
+            .run(&images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .unwrap();
+        assert_eq!(
+            resumed.weights.meta.content_hash,
+            trainer.weights.meta.content_hash
+        );
+    }
+}
