@@ -75,3 +75,22 @@ pub fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded)
     }
     best.ok_or_else(|| "no JPEG quality produced output".into())
 }
+
+/// The stock `jpegenc`/`jpegdec` pair (accurate DCT both ways) as the training loop's codec:
+/// the very elements the pipelines use, so training sees the bytes users get.
+pub struct StockJpeg {
+    pub quality: u32,
+}
+
+impl cnncodec::train::CompactCodec for StockJpeg {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+        plain_jpeg(compact, self.quality).map(|c| c.image)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "GStreamer jpegenc quality={} idct-method=islow ! jpegdec idct-method=islow",
+            self.quality
+        )
+    }
+}

@@ -64,6 +64,11 @@ fn measure(original: &GrayImage, coded: &Coded) -> Measure {
 
 /// Image list: positional paths (files or folders), else `<data>/splits/<split>.txt`.
 fn image_list(args: &Args) -> Result<(String, Vec<PathBuf>), String> {
+    image_list_for(args, "dev-eval")
+}
+
+/// [`image_list`] with another default split.
+pub fn image_list_for(args: &Args, default_split: &str) -> Result<(String, Vec<PathBuf>), String> {
     if !args.positional.is_empty() {
         let mut v = vec![];
         for p in &args.positional {
@@ -82,7 +87,7 @@ fn image_list(args: &Args) -> Result<(String, Vec<PathBuf>), String> {
         }
         return Ok(("images given on the command line".into(), v));
     }
-    let split = args.get("split").unwrap_or("dev-eval");
+    let split = args.get("split").unwrap_or(default_split);
     let data = match args.get("data") {
         Some(d) => PathBuf::from(d),
         None => [

@@ -19,6 +19,7 @@ mod codec;
 mod demo;
 mod eval;
 mod plot;
+mod train;
 
 use args::Args;
 
@@ -26,6 +27,8 @@ pub const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
   cnncodec eval [--data DIR] [--split NAME] [--model PATH[@Q,Q...]]... [--jpeg-qualities Q,Q...]
                 [--out DIR] [IMAGE.png ...]
+  cnncodec train --out DIR [--quality Q] [--split train] [--data DIR] [--stages N] [--steps N]
+                 [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]";
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run_demo(&args[1..]),
         Some("eval") => eval::run_eval(&args[1..]),
+        Some("train") => train::run_train(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };

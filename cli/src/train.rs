@@ -1,0 +1,126 @@
+//! `cnncodec train`: the paper's alternating optimisation with the stock JPEG elements in the
+//! loop, checkpointed after every stage; writes a model file with its provenance.
+//!
+//! ```text
+//! cnncodec train --out runs/q50 [--quality 50] [--split train] [--data DIR] [--stages 4]
+//!     [--steps 200] [--batch 16] [--patch 40] [--features 64] [--depth 20] [--seed 1]
+//! ```
+//! Re-running the command resumes from `OUT/checkpoint.*` (the checkpoint's options win, but
+//! `--stages` may extend the run).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cnncodec::image::read_png_luma;
+use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::train::{CompactCodec, StepReport, TrainOptions, Trainer};
+use cnncodec::ModelWeights;
+
+use crate::args::Args;
+use crate::codec::StockJpeg;
+
+pub fn run_train(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(
+        raw,
+        &[
+            "out", "quality", "split", "data", "stages", "steps", "batch", "patch", "features",
+            "depth", "seed", "name",
+        ],
+    )?;
+    let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
+    let quality: u32 = args.parsed("quality", 50)?;
+    let (dataset, files) = crate::eval::image_list_for(&args, "train")?;
+    let images = files
+        .iter()
+        .map(|f| read_png_luma(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let codec = StockJpeg { quality };
+    gstcnncodec::runner::init();
+
+    let mut trainer = if out.join("checkpoint.json").exists() {
+        let mut t = Trainer::resume(&out)?;
+        // Only the number of stages may change on resume (to extend a run).
+        t.state.options.stages = args.parsed("stages", t.state.options.stages)?;
+        eprintln!(
+            "train: resuming '{}' after stage {} of {}",
+            out.display(),
+            t.state.stages_done,
+            t.state.options.stages
+        );
+        t
+    } else {
+        let options = TrainOptions {
+            patch: args.parsed("patch", 40)?,
+            batch: args.parsed("batch", 16)?,
+            steps_per_stage: args.parsed("steps", 200)?,
+            stages: args.parsed("stages", 4)?,
+            seed: args.parsed("seed", 1)?,
+            ..Default::default()
+        };
+        let name = args
+            .get("name")
+            .map(str::to_owned)
+            .unwrap_or(format!("jpeg-q{quality}"));
+        let mut start = ModelWeights::random(
+            &name,
+            ComCnnConfig::new().with_features(args.parsed("features", 64)?),
+            RecCnnConfig::new()
+                .with_features(args.parsed("features", 64)?)
+                .with_depth(args.parsed("depth", 20)?),
+            options.seed,
+        );
+        start.meta.quality = quality;
+        start.meta.codec = "jpeg".into();
+        start.meta.provenance = format!(
+            "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, command `cnncodec {}`, commit {}",
+            images.len(),
+            codec.describe(),
+            raw.join(" "),
+            option_env!("COMMIT_ID").unwrap_or("unknown")
+        );
+        Trainer::new(start, options)?
+    };
+
+    let log_path = out.join("train.log");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let started = Instant::now();
+    let total_steps = trainer.state.options.steps_per_stage
+        * (trainer.state.options.stages - trainer.state.stages_done);
+    let mut done = 0usize;
+    trainer.run(&images, &codec, Some(&out), &mut |r: &StepReport| {
+        done += 1;
+        let eta = started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
+        eprint!(
+            "\rstage {} {} step {}/{} loss {:.6} lr {:.2e} ETA {:.0}s   ",
+            r.stage,
+            r.network,
+            r.step + 1,
+            r.steps,
+            r.loss,
+            r.lr,
+            eta
+        );
+        let _ = writeln!(
+            log,
+            "stage={} net={} step={} loss={:.8} lr={:.3e}",
+            r.stage, r.network, r.step, r.loss, r.lr
+        );
+    })?;
+    eprintln!();
+    let model = out.join("model.cnnmodel");
+    std::fs::copy(out.join("checkpoint.cnnmodel"), &model)
+        .map_err(|e| format!("{}: {e}", model.display()))?;
+    println!(
+        "trained {} stages (mean losses {:?}); model written to {}",
+        trainer.state.stages_done,
+        trainer.state.stage_losses,
+        model.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `cnncodec train` on a tiny set for a few steps with the stock JPEG elements in the loop:
+//! the loss goes down, the run resumes, and the model it writes loads in the elements.
+
+use std::process::Command;
+
+use cnncodec::image::{write_png_gray, GrayImage};
+
+fn cnncodec(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cnncodec"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn training_writes_a_model_the_elements_load() {
+    let dir = std::env::temp_dir().join(format!("cnncodec-train-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut images = vec![];
+    for s in 0..2 {
+        let data = (0..64 * 48)
+            .map(|i| {
+                let (x, y) = ((i % 64) as f32, (i / 64) as f32);
+                (128.0 + 100.0 * ((x * 0.25 + s as f32).sin() * (y * 0.15).cos())) as u8
+            })
+            .collect();
+        let path = dir.join(format!("img{s}.png"));
+        write_png_gray(&path, &GrayImage::new(64, 48, data)).unwrap();
+        images.push(path.to_str().unwrap().to_owned());
+    }
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let mut args = vec![
+        "train",
+        "--out",
+        out_s,
+        "--quality",
+        "30",
+        "--features",
+        "6",
+        "--depth",
+        "4",
+        "--patch",
+        "16",
+        "--batch",
+        "6",
+        "--steps",
+        "25",
+        "--stages",
+        "1",
+    ];
+    args.extend(images.iter().map(String::as_str));
+    let run = cnncodec(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // One more stage, resumed from the checkpoint.
+    let at = args.iter().position(|a| *a == "--stages").unwrap() + 1;
+    args[at] = "2";
+    let resumed = cnncodec(&args);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming"));
+
+    let log = std::fs::read_to_string(out.join("train.log")).unwrap();
+    let rec: Vec<f64> = log
+        .lines()
+        .filter(|l| l.contains("net=RecCNN"))
+        .map(|l| {
+            l.split("loss=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rec.len(), 25);
+    let first = rec[..5].iter().sum::<f64>();
+    let last = rec[20..].iter().sum::<f64>();
+    assert!(last < first, "RecCNN loss did not go down: {rec:?}");
+    assert_eq!(log.lines().filter(|l| l.contains("net=ComCNN")).count(), 25);
+
+    let model = out.join("model.cnnmodel");
+    let meta = cnncodec::ModelWeights::load(&model).unwrap().meta;
+    assert_eq!(meta.quality, 30);
+    assert!(
+        meta.provenance.contains("jpegenc quality=30"),
+        "{}",
+        meta.provenance
+    );
+    // The elements load it: eval runs comcnnenc ! jpegenc ! jpegdec ! reccnndec with it.
+    let eval = cnncodec(&[
+        "eval",
+        "--jpeg-qualities",
+        "10,30,50,70",
+        "--model",
+        &format!("{}@20,30,40,50", model.display()),
+        "--out",
+        dir.join("eval").to_str().unwrap(),
+        &images[0],
+    ]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+}
