@@ -108,8 +108,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         );
         let _ = writeln!(
             log,
-            "stage={} net={} step={} loss={:.8} lr={:.3e}",
-            r.stage, r.network, r.step, r.loss, r.lr
+            "stage={} net={} step={} loss={:.8} lr={:.3e} t={:.1}s",
+            r.stage,
+            r.network,
+            r.step,
+            r.loss,
+            r.lr,
+            started.elapsed().as_secs_f64()
         );
     })?;
     eprintln!();
