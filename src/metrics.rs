@@ -73,6 +73,10 @@ const MS_SSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 /// would return a complex number there).
 pub fn ms_ssim(a: &GrayImage, b: &GrayImage) -> Option<f64> {
     assert_eq!((a.width, a.height), (b.width, b.height), "sizes differ");
+    // As msssim.m: the coarsest of five scales must hold an 11x11 window.
+    if a.width.min(a.height) < WINDOW << (MS_SSIM_WEIGHTS.len() - 1) {
+        return None;
+    }
     let (mut a, mut b) = (to_f64(a), to_f64(b));
     let mut result = 1.0;
     for (level, weight) in MS_SSIM_WEIGHTS.iter().enumerate() {

@@ -25,6 +25,7 @@ pub struct RdPoint {
 pub enum BdError {
     TooFewPoints(usize),
     NonPositiveRate,
+    NonFinite,
     NoOverlap,
 }
 
@@ -33,6 +34,7 @@ impl std::fmt::Display for BdError {
         match self {
             Self::TooFewPoints(n) => write!(f, "a curve needs at least 4 points, got {n}"),
             Self::NonPositiveRate => write!(f, "rates must be positive"),
+            Self::NonFinite => write!(f, "a rate or quality is not a finite number"),
             Self::NoOverlap => write!(f, "the two curves do not overlap"),
         }
     }
@@ -66,11 +68,13 @@ impl Pchip {
                 slopes[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k]);
             }
         }
+        // MATLAB's sign(): 0 for 0 (f64::signum gives +1 for +0).
+        let sign = |v: f64| if v == 0.0 { 0.0 } else { v.signum() };
         let end = |h0: f64, h1: f64, d0: f64, d1: f64| {
             let d = ((2.0 * h0 + h1) * d0 - h0 * d1) / (h0 + h1);
-            if d.signum() != d0.signum() {
+            if sign(d) != sign(d0) {
                 0.0
-            } else if d0.signum() != d1.signum() && d.abs() > 3.0 * d0.abs() {
+            } else if sign(d0) != sign(d1) && d.abs() > 3.0 * d0.abs() {
                 3.0 * d0
             } else {
                 d
@@ -190,7 +194,9 @@ fn log_rates(curve: &[RdPoint]) -> Result<Vec<(f64, f64)>, BdError> {
     curve
         .iter()
         .map(|p| {
-            if p.rate > 0.0 {
+            if !p.rate.is_finite() || !p.quality.is_finite() {
+                Err(BdError::NonFinite)
+            } else if p.rate > 0.0 {
                 Ok((p.rate.log10(), p.quality))
             } else {
                 Err(BdError::NonPositiveRate)

@@ -79,3 +79,24 @@ pub fn expected_rows(readme: &str) -> Vec<ExpectedRow> {
         })
         .collect()
 }
+
+/// The tensors of a golden safetensors file (f32), by name: (shape, values).
+pub fn read_golden(
+    path: &std::path::Path,
+) -> Result<std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| format!("{}: {e:?}", path.display()))?;
+    Ok(st
+        .tensors()
+        .into_iter()
+        .map(|(k, v)| {
+            let data = v
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            (k, (v.shape().to_vec(), data))
+        })
+        .collect())
+}

@@ -88,6 +88,22 @@ pub struct TrainState {
     pub rng: u64,
     /// Mean loss of each finished stage, in order.
     pub stage_losses: Vec<f64>,
+    /// Content hash of the checkpoint model written with this state (resume checks it).
+    #[serde(default)]
+    pub model_hash: String,
+}
+
+/// BatchNorm epsilon while training (batch variances can be 0). The stored running variance
+/// has it added, so the inference form (epsilon 0) computes the same function.
+pub const TRAIN_BN_EPSILON: f64 = 1e-5;
+
+/// Moves `eps` into (`+`) or out of (`-`) the stored BatchNorm variances.
+fn shift_running_var(weights: &mut ModelWeights, eps: f32) {
+    for (k, t) in weights.reccnn.iter_mut() {
+        if k.ends_with(".running_var") {
+            t.data.iter_mut().for_each(|v| *v = (*v + eps).max(0.0));
+        }
+    }
 }
 
 /// One step's report to the caller (progress bars, logs).
@@ -181,6 +197,7 @@ impl Trainer {
                 stages_done: 0,
                 rng,
                 stage_losses: vec![],
+                model_hash: String::new(),
             },
         })
     }
@@ -192,12 +209,19 @@ impl Trainer {
         let text = std::fs::read_to_string(dir.join("checkpoint.json"))
             .map_err(|e| format!("{}: {e}", dir.join("checkpoint.json").display()))?;
         let state: TrainState = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        if state.model_hash != weights.meta.content_hash {
+            return Err(format!(
+                "{}: the checkpoint model and its state do not belong together (interrupted while saving?); restart the run or restore both files",
+                dir.display()
+            ));
+        }
         Ok(Self { weights, state })
     }
 
     /// Writes `checkpoint.cnnmodel` and `checkpoint.json` into `dir` (each atomically).
-    pub fn save_checkpoint(&self, dir: &Path) -> Result<(), String> {
+    pub fn save_checkpoint(&mut self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        self.state.model_hash = self.weights.meta.content_hash.clone();
         self.weights
             .save(&dir.join("checkpoint.cnnmodel"))
             .map_err(|e| e.to_string())?;
@@ -257,7 +281,14 @@ impl Trainer {
             pairs.push((up, img.to_unit()));
         }
         let device = Default::default();
-        let mut rec: RecCnn<TrainBackend> = self.weights.reccnn(&device);
+        let mut for_training = self.weights.clone();
+        shift_running_var(&mut for_training, -(TRAIN_BN_EPSILON as f32));
+        let mut rec: RecCnn<TrainBackend> = for_training.reccnn(&device);
+        for layer in &mut rec.hidden {
+            if let Some(bn) = &mut layer.bn {
+                bn.epsilon = TRAIN_BN_EPSILON;
+            }
+        }
         let mut optim = AdamConfig::new().init();
         let mut rng = Rng(self.state.rng);
         let mut total = 0.0;
@@ -295,7 +326,11 @@ impl Trainer {
         }
         self.state.rng = rng.0;
         let com = self.weights.comcnn::<CpuBackend>(&Default::default());
-        self.weights = ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
+        let mut trained =
+            ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
+        shift_running_var(&mut trained, TRAIN_BN_EPSILON as f32);
+        trained.meta.content_hash = crate::weights::content_hash(&trained.comcnn, &trained.reccnn);
+        self.weights = trained;
         Ok(total / opts.steps_per_stage as f64)
     }
 
@@ -309,7 +344,7 @@ impl Trainer {
         let device = Default::default();
         let mut com: ComCnn<TrainBackend> = self.weights.comcnn(&device);
         // RecCNN frozen in inference form; only ComCNN's parameters are stepped.
-        let rec: RecCnn<TrainBackend> = self.weights.reccnn_folded(&device);
+        let rec: RecCnn<TrainBackend> = self.weights.reccnn_folded(&device).no_grad();
         let (p, h) = (opts.patch, opts.patch / 2);
         let up_matrix = Tensor::<TrainBackend, 2>::from_data(
             TensorData::new(resize_matrix(h, p), [p, h]),
@@ -402,8 +437,14 @@ mod tests {
             RecCnnConfig::new().with_features(3).with_depth(4),
             5,
         );
-        // Non-trivial statistics.
+        // Non-trivial statistics and scales.
         for (k, t) in m.reccnn.iter_mut() {
+            if k.ends_with("gamma") {
+                t.data
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.7 + 0.4 * i as f32);
+            }
             if k.ends_with("running_var") {
                 t.data
                     .iter_mut()

@@ -582,7 +582,8 @@ pub fn fold_batch_norm(rec: &TensorMap, cfg: &RecCnnConfig) -> (TensorMap, RecCn
             get("running_mean"),
             get("running_var"),
         );
-        let eps = 0.0f32; // the configured BatchNorm epsilon of this architecture
+        // Inference BatchNorm has epsilon 0 here; a zero variance would divide by zero.
+        let eps = 1e-12f32;
         let w = out.get_mut(&format!("conv{n}.weight")).unwrap();
         let per_out = w.data.len() / gamma.len();
         for (o, chunk) in w.data.chunks_mut(per_out).enumerate() {

@@ -9,19 +9,7 @@ use cnncodec::reference::{expected_rows, require_reference};
 use cnncodec::{load_engine, BackendKind, ModelWeights};
 
 fn golden(path: &std::path::Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let data = v
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            (k, (v.shape().to_vec(), data))
-        })
-        .collect()
+    cnncodec::reference::read_golden(path).unwrap()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -94,3 +94,27 @@ impl cnncodec::train::CompactCodec for StockJpeg {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnncodec::train::CompactCodec;
+
+    /// The training loop's codec decodes the golden compact Lena exactly as the reference
+    /// pipeline's `jpegenc quality=50 ! jpegdec` (islow) did.
+    #[test]
+    fn training_codec_reproduces_the_reference_decode() {
+        let Some(reference) = cnncodec::reference::require_reference("training codec test") else {
+            return;
+        };
+        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
+            .unwrap();
+        let to_u8 = |v: &[f32]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+        let compact = GrayImage::new(256, 256, to_u8(&g["compact_u8"].1));
+        gstcnncodec::runner::init();
+        let decoded = StockJpeg { quality: 50 }.code(&compact).unwrap();
+        assert_eq!(decoded.data, to_u8(&g["decoded_u8"].1));
+        // And the bytes are the reference's 8,129.
+        assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
+    }
+}

@@ -52,14 +52,23 @@ struct Curve {
     per_image: Vec<Vec<Measure>>,
 }
 
-fn measure(original: &GrayImage, coded: &Coded) -> Measure {
+/// PSNR of an exact copy is infinite; capped so that means stay over the same images.
+const PSNR_CAP: f64 = 100.0;
+
+fn measure(original: &GrayImage, coded: &Coded) -> Result<Measure, String> {
+    if (coded.image.width, coded.image.height) != (original.width, original.height) {
+        return Err(format!(
+            "decoded {}x{} instead of {}x{}",
+            coded.image.width, coded.image.height, original.width, original.height
+        ));
+    }
     let pixels = (original.width * original.height) as f64;
-    Measure {
+    Ok(Measure {
         bpp: coded.bytes as f64 * 8.0 / pixels,
-        psnr: psnr(original, &coded.image),
+        psnr: psnr(original, &coded.image).min(PSNR_CAP),
         ssim: ssim(original, &coded.image).unwrap_or(f64::NAN),
         ms_ssim: ms_ssim(original, &coded.image).unwrap_or(f64::NAN),
-    }
+    })
 }
 
 /// Image list: positional paths (files or folders), else `<data>/splits/<split>.txt`.
@@ -205,7 +214,7 @@ impl Curve {
             .zip(&self.per_image)
             .map(|(path, m)| {
                 (
-                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    path.display().to_string(),
                     json!({
                         "bpp": m.iter().map(|x| x.bpp).collect::<Vec<_>>(),
                         "psnr-y": m.iter().map(|x| x.psnr).collect::<Vec<_>>(),
@@ -296,7 +305,10 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
     };
     for path in &images {
         let img = read_png_luma(path)?;
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         for curve in &mut curves {
             let mut row = vec![];
             for (label, op) in &curve.points {
@@ -306,7 +318,7 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
                         framework_jpeg(&img, Some(model), *quality)?
                     }
                 };
-                row.push(measure(&img, &coded));
+                row.push(measure(&img, &coded).map_err(|e| format!("{}: {e}", path.display()))?);
                 progress.step(&format!("{name} {} {label}", curve.name));
             }
             curve.per_image.push(row);

@@ -35,13 +35,32 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         .iter()
         .map(|f| read_png_luma(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let codec = StockJpeg { quality };
+    if args.get("split") == Some("dev-eval") {
+        return Err(
+            "dev-eval is for measurements only; train on 'train' (or 'train-video')".into(),
+        );
+    }
     gstcnncodec::runner::init();
 
     let mut trainer = if out.join("checkpoint.json").exists() {
         let mut t = Trainer::resume(&out)?;
         // Only the number of stages may change on resume (to extend a run).
-        t.state.options.stages = args.parsed("stages", t.state.options.stages)?;
+        let stages = args.parsed("stages", t.state.options.stages)?;
+        if stages < t.state.stages_done {
+            return Err(format!(
+                "--stages {stages}: the run in '{}' has already done {} stages",
+                out.display(),
+                t.state.stages_done
+            ));
+        }
+        t.state.options.stages = stages;
+        if args.get("quality").is_some() && quality != t.weights.meta.quality {
+            return Err(format!(
+                "--quality {quality}: the run in '{}' trains for quality {}; resume without --quality or start a new run",
+                out.display(),
+                t.weights.meta.quality
+            ));
+        }
         eprintln!(
             "train: resuming '{}' after stage {} of {}",
             out.display(),
@@ -75,11 +94,15 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         start.meta.provenance = format!(
             "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, command `cnncodec {}`, commit {}",
             images.len(),
-            codec.describe(),
+            StockJpeg { quality }.describe(),
             raw.join(" "),
             option_env!("COMMIT_ID").unwrap_or("unknown")
         );
         Trainer::new(start, options)?
+    };
+    // The codec of the model being trained, also when resuming.
+    let codec = StockJpeg {
+        quality: trainer.weights.meta.quality,
     };
 
     let log_path = out.join("train.log");
