@@ -80,10 +80,11 @@ pub fn expected_rows(readme: &str) -> Vec<ExpectedRow> {
         .collect()
 }
 
-/// The tensors of a golden safetensors file (f32), by name: (shape, values).
-pub fn read_golden(
-    path: &std::path::Path,
-) -> Result<std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+/// Golden tensors by name: (shape, values).
+pub type Golden = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// The tensors of a golden safetensors file (f32).
+pub fn read_golden(path: &std::path::Path) -> Result<Golden, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| format!("{}: {e:?}", path.display()))?;
