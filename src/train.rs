@@ -171,6 +171,21 @@ fn mse<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 1> {
     (d.clone() * d).mean()
 }
 
+/// One optimiser step of `module` on `loss` at `at.lr`, reported with the loss filled in.
+fn descend<M: AutodiffModule<TrainBackend>>(
+    module: M,
+    optim: &mut impl Optimizer<M, TrainBackend>,
+    loss: Tensor<TrainBackend, 1>,
+    mut at: StepReport,
+    report: &mut dyn FnMut(&StepReport),
+) -> (M, f64) {
+    at.loss = loss.clone().into_scalar().elem::<f64>();
+    let grads = GradientsParams::from_grads(loss.backward(), &module);
+    let module = optim.step(at.lr, module, grads);
+    report(&at);
+    (module, at.loss)
+}
+
 /// The alternating trainer.
 pub struct Trainer {
     pub weights: ModelWeights,
@@ -310,19 +325,17 @@ impl Trainer {
             let input = Tensor::<TrainBackend, 4>::from_data(TensorData::new(inp, shape), &device);
             let target = Tensor::<TrainBackend, 4>::from_data(TensorData::new(tgt, shape), &device);
             let loss = mse(rec.forward(input), target);
-            let value = loss.clone().into_scalar().elem::<f64>();
-            let grads = GradientsParams::from_grads(loss.backward(), &rec);
-            let lr = lr_at(opts.rec_lr, step, opts.steps_per_stage);
-            rec = optim.step(lr, rec, grads);
-            total += value;
-            report(&StepReport {
+            let at = StepReport {
                 stage,
                 network: "RecCNN",
                 step,
                 steps: opts.steps_per_stage,
-                loss: value,
-                lr,
-            });
+                loss: 0.0,
+                lr: lr_at(opts.rec_lr, step, opts.steps_per_stage),
+            };
+            let value;
+            (rec, value) = descend(rec, &mut optim, loss, at, report);
+            total += value;
         }
         self.state.rng = rng.0;
         let com = self.weights.comcnn::<CpuBackend>(&Default::default());
@@ -381,19 +394,17 @@ impl Trainer {
             let up = up_rows.clone().matmul(compact).matmul(up_cols.clone());
             let restored = up.clone() - rec.forward(up);
             let loss = mse(restored, x);
-            let value = loss.clone().into_scalar().elem::<f64>();
-            let grads = GradientsParams::from_grads(loss.backward(), &com);
-            let lr = lr_at(opts.com_lr, step, opts.steps_per_stage);
-            com = optim.step(lr, com, grads);
-            total += value;
-            report(&StepReport {
+            let at = StepReport {
                 stage,
                 network: "ComCNN",
                 step,
                 steps: opts.steps_per_stage,
-                loss: value,
-                lr,
-            });
+                loss: 0.0,
+                lr: lr_at(opts.com_lr, step, opts.steps_per_stage),
+            };
+            let value;
+            (com, value) = descend(com, &mut optim, loss, at, report);
+            total += value;
         }
         self.state.rng = rng.0;
         let rec_kept = self.weights.reccnn::<CpuBackend>(&Default::default());
