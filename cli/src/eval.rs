@@ -365,17 +365,26 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
         None => v.as_str().unwrap_or("?").to_owned(),
     };
     for b in &bd {
+        let part =
+            |rate: &Value, quality: &Value, over: &str| match (rate.as_f64(), quality.as_f64()) {
+                (Some(_), Some(_)) => format!(
+                    "rate {} %, quality {} over {over}",
+                    num(rate, 2),
+                    num(quality, 4)
+                ),
+                _ => format!("{} over {over}", rate.as_str().unwrap_or("undefined")),
+            };
         println!(
-            "BD {} vs {} ({}): rate {} %, quality {} over the whole overlap; rate {} %, quality {} over the points in {}-{} bpp",
+            "BD {} vs {} ({}): {}; {}",
             b["test"].as_str().unwrap_or("?"),
             b["anchor"].as_str().unwrap_or("?"),
             b["metric"].as_str().unwrap_or("?"),
-            num(&b["bd_rate_percent"], 2),
-            num(&b["bd_quality"], 4),
-            num(&b["bd_rate_percent_in_window"], 2),
-            num(&b["bd_quality_in_window"], 4),
-            WINDOW_BPP.0,
-            WINDOW_BPP.1
+            part(&b["bd_rate_percent"], &b["bd_quality"], "the whole overlap"),
+            part(
+                &b["bd_rate_percent_in_window"],
+                &b["bd_quality_in_window"],
+                &format!("the points in {}-{} bpp", WINDOW_BPP.0, WINDOW_BPP.1)
+            ),
         );
     }
     let series: Vec<Series> = curves
