@@ -219,8 +219,7 @@ impl Trainer {
 
     /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`].
     pub fn resume(dir: &Path) -> Result<Self, String> {
-        let weights =
-            ModelWeights::load(&dir.join("checkpoint.cnnmodel")).map_err(|e| e.to_string())?;
+        let weights = ModelWeights::load(&checkpoint_model(dir)).map_err(|e| e.to_string())?;
         let text = std::fs::read_to_string(dir.join("checkpoint.json"))
             .map_err(|e| format!("{}: {e}", dir.join("checkpoint.json").display()))?;
         let state: TrainState = serde_json::from_str(&text).map_err(|e| e.to_string())?;
@@ -238,7 +237,7 @@ impl Trainer {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         self.state.model_hash = self.weights.meta.content_hash.clone();
         self.weights
-            .save(&dir.join("checkpoint.cnnmodel"))
+            .save(&checkpoint_model(dir))
             .map_err(|e| e.to_string())?;
         let json = dir.join("checkpoint.json");
         let tmp = json.with_extension("partial");
@@ -414,7 +413,7 @@ impl Trainer {
     }
 }
 
-/// The checkpoint directory's model, once training has finished.
+/// The model file of a run's checkpoint (the latest finished stage).
 pub fn checkpoint_model(dir: &Path) -> PathBuf {
     dir.join("checkpoint.cnnmodel")
 }

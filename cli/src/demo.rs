@@ -41,14 +41,7 @@ pub fn run_demo(raw: &[String]) -> Result<(), String> {
     let out_dir = PathBuf::from(args.get("out").unwrap_or("demo-out"));
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let images: Vec<PathBuf> = if args.positional.is_empty() {
-        let dir = repo_root().join("samples");
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "png"))
-            .collect();
-        v.sort();
-        v
+        crate::eval::pngs_in(&repo_root().join("samples"))?
     } else {
         args.positional.iter().map(PathBuf::from).collect()
     };

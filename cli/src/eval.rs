@@ -71,6 +71,17 @@ fn measure(original: &GrayImage, coded: &Coded) -> Result<Measure, String> {
     })
 }
 
+/// The PNG files of a folder, sorted by name.
+pub fn pngs_in(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
 /// Image list: positional paths (files or folders), else `<data>/splits/<split>.txt`.
 fn image_list(args: &Args) -> Result<(String, Vec<PathBuf>), String> {
     image_list_for(args, "dev-eval")
@@ -83,13 +94,7 @@ pub fn image_list_for(args: &Args, default_split: &str) -> Result<(String, Vec<P
         for p in &args.positional {
             let p = PathBuf::from(p);
             if p.is_dir() {
-                let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
-                    .map_err(|e| format!("{}: {e}", p.display()))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|f| f.extension().is_some_and(|e| e == "png"))
-                    .collect();
-                entries.sort();
-                v.extend(entries);
+                v.extend(pngs_in(&p)?);
             } else {
                 v.push(p);
             }

@@ -142,7 +142,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
     })?;
     eprintln!();
     let model = out.join("model.cnnmodel");
-    std::fs::copy(out.join("checkpoint.cnnmodel"), &model)
+    std::fs::copy(cnncodec::train::checkpoint_model(&out), &model)
         .map_err(|e| format!("{}: {e}", model.display()))?;
     println!(
         "trained {} stages (mean losses {:?}); model written to {}",
