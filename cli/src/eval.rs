@@ -112,14 +112,19 @@ pub fn image_list_for(args: &Args, default_split: &str) -> Result<(String, Vec<P
         .find(|d| d.join("splits").is_dir())
         .ok_or("no data folder: run scripts/fetch-data.sh, or pass --data DIR or image paths")?,
     };
-    let list = data.join("splits").join(format!("{split}.txt"));
-    let text = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
-    let files = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| data.join(l))
-        .collect();
+    // Several splits may be joined with commas (for example `train,train-video`).
+    let mut files = vec![];
+    for name in split.split(',').map(str::trim) {
+        let list = data.join("splits").join(format!("{name}.txt"));
+        let text =
+            std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+        files.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| data.join(l)),
+        );
+    }
     Ok((format!("split '{split}' of {}", data.display()), files))
 }
 

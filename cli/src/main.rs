@@ -28,6 +28,7 @@ pub const USAGE: &str = "usage:
   cnncodec eval [--data DIR] [--split NAME] [--model PATH[@Q,Q...]]... [--jpeg-qualities Q,Q...]
                 [--out DIR] [IMAGE.png ...]
   cnncodec train --out DIR [--quality Q] [--split train] [--data DIR] [--stages N] [--steps N]
+                 [--init MODEL] [--rec-lr A:B] [--com-lr A:B]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]";
 

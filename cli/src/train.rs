@@ -25,7 +25,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         raw,
         &[
             "out", "quality", "split", "data", "stages", "steps", "batch", "patch", "features",
-            "depth", "seed", "name",
+            "depth", "seed", "name", "init", "rec-lr", "com-lr",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -35,7 +35,10 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         .iter()
         .map(|f| read_png_luma(f))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.get("split") == Some("dev-eval") {
+    if args
+        .get("split")
+        .is_some_and(|s| s.split(',').any(|n| n.trim().starts_with("dev-eval")))
+    {
         return Err(
             "dev-eval is for measurements only; train on 'train' (or 'train-video')".into(),
         );
@@ -69,30 +72,53 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         );
         t
     } else {
+        let defaults = TrainOptions::default();
         let options = TrainOptions {
             patch: args.parsed("patch", 40)?,
             batch: args.parsed("batch", 16)?,
             steps_per_stage: args.parsed("steps", 200)?,
             stages: args.parsed("stages", 4)?,
             seed: args.parsed("seed", 1)?,
-            ..Default::default()
+            rec_lr: lr_range(&args, "rec-lr", defaults.rec_lr)?,
+            com_lr: lr_range(&args, "com-lr", defaults.com_lr)?,
         };
         let name = args
             .get("name")
             .map(str::to_owned)
             .unwrap_or(format!("jpeg-q{quality}"));
-        let mut start = ModelWeights::random(
-            &name,
-            ComCnnConfig::new().with_features(args.parsed("features", 64)?),
-            RecCnnConfig::new()
-                .with_features(args.parsed("features", 64)?)
-                .with_depth(args.parsed("depth", 20)?),
-            options.seed,
-        );
+        let (mut start, origin) = match args.get("init") {
+            Some(path) => {
+                if args.get("features").is_some() || args.get("depth").is_some() {
+                    return Err(
+                        "--init takes the architecture from the initial model; drop --features/--depth"
+                            .into(),
+                    );
+                }
+                let init = ModelWeights::load(std::path::Path::new(path))
+                    .map_err(|e| format!("--init {path}: {e}"))?;
+                let origin = format!(
+                    "initialised from '{}' (content hash {}, {})",
+                    init.meta.name, init.meta.content_hash, init.meta.provenance
+                );
+                (init, origin)
+            }
+            None => (
+                ModelWeights::random(
+                    &name,
+                    ComCnnConfig::new().with_features(args.parsed("features", 64)?),
+                    RecCnnConfig::new()
+                        .with_features(args.parsed("features", 64)?)
+                        .with_depth(args.parsed("depth", 20)?),
+                    options.seed,
+                ),
+                format!("random initialisation, seed {}", options.seed),
+            ),
+        };
+        start.meta.name = name;
         start.meta.quality = quality;
         start.meta.codec = "jpeg".into();
         start.meta.provenance = format!(
-            "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, command `cnncodec {}`, commit {}",
+            "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, {origin}; command `cnncodec {}`, commit {}",
             images.len(),
             StockJpeg { quality }.describe(),
             raw.join(" "),
@@ -151,4 +177,17 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         model.display()
     );
     Ok(())
+}
+
+/// `--NAME START:END` (or one value for a constant rate).
+fn lr_range(args: &Args, name: &str, default: (f64, f64)) -> Result<(f64, f64), String> {
+    let Some(v) = args.get(name) else {
+        return Ok(default);
+    };
+    let bad = || format!("--{name} {v}: expected START:END learning rates, such as 1e-4:1e-5");
+    let parse = |s: &str| s.parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite());
+    match v.split_once(':') {
+        Some((a, b)) => Ok((parse(a).ok_or_else(bad)?, parse(b).ok_or_else(bad)?)),
+        None => parse(v).map(|x| (x, x)).ok_or_else(bad),
+    }
 }
