@@ -1,4 +1,5 @@
-//! Built-in models and how a model setting is resolved.
+//! Built-in models (the project's trained ladder, compiled in from `models/`) and how a model
+//! setting is resolved.
 
 use std::path::Path;
 
@@ -10,27 +11,139 @@ pub struct BuiltinModel {
     pub bytes: &'static [u8],
 }
 
-/// Models shipped inside the library. The project's own trained ladder lands here with the
-/// training issue; until then there is none.
+include!(concat!(env!("OUT_DIR"), "/builtin_models.rs"));
+
+/// The built-in model used when none is chosen: the paper's operating point (compact JPEG
+/// quality 50), where the framework's gain over plain JPEG is largest per byte saved.
+pub const DEFAULT_MODEL: &str = "jpeg-q50";
+
+/// Models shipped inside the library, sorted by name.
 pub fn builtin_models() -> &'static [BuiltinModel] {
-    &[]
+    BUILTIN
+}
+
+/// The names of the built-in models, for messages and property docs.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|m| m.name).collect()
+}
+
+/// The default model's name, when this build has it.
+pub fn default_model() -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|m| m.name == DEFAULT_MODEL)
+        .or(BUILTIN.first())
+        .map(|m| m.name)
 }
 
 /// The message an element posts when it was given no model and none is built in.
 pub fn no_model_message() -> String {
-    "no model given and this build has no built-in model yet: set model-location to a .cnnmodel \
+    "no model given and this build has no built-in model: set model-location to a .cnnmodel \
      file or to a directory holding comcnn.safetensors and reccnn.safetensors (for example the \
      paper's released model, ../shared/reference/official-qf50)"
         .to_owned()
 }
 
-/// Loads `location` when given, else the default built-in model.
-pub fn resolve(location: Option<&Path>) -> Result<ModelWeights, String> {
-    match location {
-        Some(path) => ModelWeights::load(path).map_err(|e: WeightsError| e.to_string()),
-        None => match builtin_models().first() {
-            Some(_) => Err("built-in models are not wired up yet".into()),
-            None => Err(no_model_message()),
-        },
+/// Loads the built-in model `name`.
+pub fn builtin(name: &str) -> Result<ModelWeights, String> {
+    let model = BUILTIN.iter().find(|m| m.name == name).ok_or_else(|| {
+        if BUILTIN.is_empty() {
+            format!("model '{name}': {}", no_model_message())
+        } else {
+            format!(
+                "no built-in model is called '{name}'; choose one of {} (`cnncodec models` lists them with their bit rates), or set model-location to a model file",
+                builtin_names().join(", ")
+            )
+        }
+    })?;
+    ModelWeights::from_model_bytes(model.bytes, Path::new(&format!("built-in:{}", model.name)))
+        .map_err(|e| e.to_string())
+}
+
+/// The built-in model whose content hash starts with `short_hash` (what a stream names).
+pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
+    if short_hash.len() < 8 {
+        return None;
+    }
+    BUILTIN
+        .iter()
+        .filter_map(|m| builtin(m.name).ok())
+        .find(|w| w.meta.content_hash.starts_with(short_hash))
+}
+
+/// Loads `location` when given, else the built-in `name` (else the default built-in model).
+pub fn resolve(location: Option<&Path>, name: Option<&str>) -> Result<ModelWeights, String> {
+    match (location, name) {
+        (Some(path), _) => ModelWeights::load(path).map_err(|e: WeightsError| e.to_string()),
+        (None, Some(name)) => builtin(name),
+        (None, None) => builtin(default_model().ok_or_else(no_model_message)?),
+    }
+}
+
+/// What `cnncodec eval` measured for a built-in model at its own compact quality.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    /// The images it was measured on.
+    pub dataset: String,
+    pub bpp: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+    pub ms_ssim: f64,
+}
+
+/// The measured point of built-in `name` at compact quality `quality`, from the eval report
+/// shipped in `models/rd-dev-eval.json`.
+pub fn measured(name: &str, quality: u32) -> Option<Measured> {
+    let report: serde_json::Value = serde_json::from_str(MEASURED_RD?).ok()?;
+    let label = format!("{name} q{quality}");
+    for curve in report["curves"].as_array()? {
+        let results = &curve["results"];
+        let Some(at) = results["point"]
+            .as_array()?
+            .iter()
+            .position(|p| p.as_str() == Some(&label))
+        else {
+            continue;
+        };
+        let value = |k: &str| results[k][at].as_f64();
+        return Some(Measured {
+            dataset: format!(
+                "{} ({} images)",
+                report["dataset"].as_str().unwrap_or("?"),
+                report["images"]
+            ),
+            bpp: value("bpp")?,
+            psnr_y: value("psnr-y")?,
+            ssim: value("ssim")?,
+            ms_ssim: value("ms-ssim")?,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_model_loads_and_names_its_operating_point() {
+        for m in builtin_models() {
+            let w = builtin(m.name).unwrap();
+            assert_eq!(w.meta.name, m.name, "file name and model name differ");
+            assert!(
+                m.name.ends_with(&format!("q{}", w.meta.quality)),
+                "{}: trained for quality {}",
+                m.name,
+                w.meta.quality
+            );
+            assert!(builtin_with_hash(w.meta.short_hash()).is_some());
+        }
+    }
+
+    #[test]
+    fn unknown_names_say_what_exists() {
+        let e = builtin("no-such-model").unwrap_err();
+        assert!(e.contains("no-such-model"), "{e}");
+        assert!(resolve(None, Some("no-such-model")).is_err());
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{BurnEngine, CpuBackend};
 use crate::image::{GrayImage, Plane};
 use crate::model::{ComCnn, RecCnn};
-use crate::pipeline::compress_luma;
+use crate::pipeline::{compress_luma, restore_luma};
 use crate::resample::{imresize_bicubic, resize_matrix};
 use crate::weights::ModelWeights;
 
@@ -64,6 +64,10 @@ pub struct TrainOptions {
     /// ComCNN learning rate likewise (paper: 1e-4 -> 1e-5).
     pub com_lr: (f64, f64),
     pub seed: u64,
+    /// Stop when a RecCNN stage improves the development PSNR by less than this many dB
+    /// (the paper's "until the RD stops improving"); `None`: run all `stages`.
+    #[serde(default)]
+    pub min_dev_gain_db: Option<f64>,
 }
 
 impl Default for TrainOptions {
@@ -76,6 +80,7 @@ impl Default for TrainOptions {
             rec_lr: (1e-3, 1e-5),
             com_lr: (1e-4, 1e-5),
             seed: 1,
+            min_dev_gain_db: None,
         }
     }
 }
@@ -91,6 +96,9 @@ pub struct TrainState {
     /// Content hash of the checkpoint model written with this state (resume checks it).
     #[serde(default)]
     pub model_hash: String,
+    /// Mean development PSNR (dB) after each measured RecCNN stage, as (stage, dB).
+    #[serde(default)]
+    pub dev_psnr: Vec<(usize, f64)>,
 }
 
 /// BatchNorm epsilon while training (batch variances can be 0). The stored running variance
@@ -213,6 +221,7 @@ impl Trainer {
                 rng,
                 stage_losses: vec![],
                 model_hash: String::new(),
+                dev_psnr: vec![],
             },
         })
     }
@@ -246,10 +255,14 @@ impl Trainer {
             .map_err(|e| format!("{}: {e}", json.display()))
     }
 
-    /// Runs the remaining stages, checkpointing into `dir` after each.
+    /// Runs the remaining stages, checkpointing into `dir` after each. With `dev` images and
+    /// `min_dev_gain_db`, each RecCNN stage is followed by a measurement on `dev` (never
+    /// trained on); the run stops once a stage gains less than that, and the best model so
+    /// far is kept as `best.cnnmodel` in `dir`.
     pub fn run(
         &mut self,
         images: &[GrayImage],
+        dev: &[GrayImage],
         codec: &dyn CompactCodec,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
@@ -271,6 +284,33 @@ impl Trainer {
             };
             self.state.stage_losses.push(loss);
             self.state.stages_done += 1;
+            if let (Some(min_gain), false, 0) = (
+                self.state.options.min_dev_gain_db,
+                dev.is_empty(),
+                stage % 2,
+            ) {
+                let best = self
+                    .state
+                    .dev_psnr
+                    .iter()
+                    .map(|d| d.1)
+                    .fold(f64::MIN, f64::max);
+                let now = dev_psnr(&self.weights, dev, codec)?;
+                self.state.dev_psnr.push((stage, now));
+                if now > best {
+                    if let Some(dir) = dir {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("{}: {e}", dir.display()))?;
+                        self.weights
+                            .save(&dir.join("best.cnnmodel"))
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                if best > f64::MIN && now - best < min_gain {
+                    // The RD stopped improving: this is the last stage.
+                    self.state.options.stages = self.state.stages_done;
+                }
+            }
             if let Some(dir) = dir {
                 self.save_checkpoint(dir)?;
             }
@@ -413,6 +453,107 @@ impl Trainer {
     }
 }
 
+/// Mean PSNR (dB) of the framework with `weights` over `images`, through `codec`.
+pub fn dev_psnr(
+    weights: &ModelWeights,
+    images: &[GrayImage],
+    codec: &dyn CompactCodec,
+) -> Result<f64, String> {
+    let engine = BurnEngine::<CpuBackend>::new(weights, Default::default());
+    let mut total = 0.0;
+    for img in images {
+        let decoded = codec.code(&compress_luma(&engine, img))?;
+        let restored = restore_luma(&engine, &decoded, img.width, img.height);
+        total += crate::metrics::psnr(img, &restored).min(100.0);
+    }
+    Ok(total / images.len().max(1) as f64)
+}
+
+/// How a run from nothing starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitScheme {
+    /// MatConvNet-style, as the paper's DnCNN-derived code: every conv weight drawn from
+    /// N(0, 2 / fan_in) (He), biases 0; BatchNorm gamma 1, beta 0, mean 0, variance 1.
+    MatConvNet,
+    /// [`InitScheme::MatConvNet`], then shaped so the untrained pair is a plain codec:
+    /// ComCNN starts as a 2x2 mean down-sampler (one channel carries the image) and RecCNN's
+    /// last layer at zero (output = bicubic up-sample). Training then starts from the
+    /// down-sample/up-sample baseline instead of noise.
+    Downsampler,
+}
+
+impl std::str::FromStr for InitScheme {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "matconvnet" => Ok(Self::MatConvNet),
+            "downsampler" => Ok(Self::Downsampler),
+            other => Err(format!(
+                "unknown initialisation '{other}': use matconvnet or downsampler (or a model file to start from)"
+            )),
+        }
+    }
+}
+
+/// A normal deviate (Box-Muller) from the run's generator.
+fn normal(rng: &mut Rng) -> f32 {
+    let u1 = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// Re-initialises every tensor of `weights` by `scheme`, reproducibly from `seed`.
+pub fn initialise(weights: &mut ModelWeights, scheme: InitScheme, seed: u64) {
+    let mut rng = Rng(seed ^ 0x1417_5EED);
+    for map in [&mut weights.comcnn, &mut weights.reccnn] {
+        for (key, t) in map.iter_mut() {
+            let fill = |t: &mut crate::weights::StoredTensor, v: f32| t.data.fill(v);
+            if key.ends_with(".weight") {
+                let fan_in: usize = t.shape[1..].iter().product();
+                let sd = (2.0 / fan_in as f64).sqrt() as f32;
+                t.data.iter_mut().for_each(|w| *w = normal(&mut rng) * sd);
+            } else if key.ends_with(".gamma") || key.ends_with(".running_var") {
+                fill(t, 1.0);
+            } else {
+                fill(t, 0.0); // biases, beta, running_mean
+            }
+        }
+    }
+    if scheme == InitScheme::Downsampler {
+        // Weight [out, in, 3, 3] at (o, i, r, c).
+        let set = |t: &mut crate::weights::StoredTensor,
+                   o: usize,
+                   i: usize,
+                   r: usize,
+                   c: usize,
+                   v: f32| {
+            let [_, ci, kh, kw] = [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
+            t.data[((o * ci + i) * kh + r) * kw + c] = v;
+        };
+        let com = &mut weights.comcnn;
+        // conv1: channel 0 copies the image (non-negative, so ReLU keeps it).
+        let c1 = com.get_mut("conv1.weight").unwrap();
+        let per_out = c1.data.len() / c1.shape[0];
+        c1.data[..per_out].fill(0.0);
+        set(c1, 0, 0, 1, 1, 1.0);
+        // conv2 (stride 2, padding 1): output (i, j) sees inputs 2i-1..2i+1; taps (1..=2,
+        // 1..=2) average the 2x2 block at (2i, 2j).
+        let c2 = com.get_mut("conv2.weight").unwrap();
+        let per_out = c2.data.len() / c2.shape[0];
+        c2.data[..per_out].fill(0.0);
+        for (r, c) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
+            set(c2, 0, 0, r, c, 0.25);
+        }
+        // conv3: the output is channel 0 alone.
+        let c3 = com.get_mut("conv3.weight").unwrap();
+        c3.data.fill(0.0);
+        set(c3, 0, 0, 1, 1, 1.0);
+        let last = format!("conv{}.weight", weights.meta.reccnn.depth);
+        weights.reccnn.get_mut(&last).unwrap().data.fill(0.0);
+    }
+    weights.meta.content_hash = crate::weights::content_hash(&weights.comcnn, &weights.reccnn);
+}
+
 /// The model file of a run's checkpoint (the latest finished stage).
 pub fn checkpoint_model(dir: &Path) -> PathBuf {
     dir.join("checkpoint.cnnmodel")
@@ -421,6 +562,7 @@ pub fn checkpoint_model(dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Engine;
     use crate::model::{ComCnnConfig, RecCnnConfig};
 
     #[test]
@@ -430,6 +572,57 @@ mod tests {
         seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
         seen.dedup();
         assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn downsampler_start_is_a_plain_down_and_up_sample() {
+        let mut m = ModelWeights::random(
+            "init",
+            ComCnnConfig::new().with_features(5),
+            RecCnnConfig::new().with_features(5).with_depth(4),
+            3,
+        );
+        initialise(&mut m, InitScheme::Downsampler, 9);
+        let engine = BurnEngine::<CpuBackend>::new(&m, Default::default());
+        let (w, h) = (7, 6);
+        let img = Plane::new(
+            w,
+            h,
+            (0..w * h).map(|i| (i * 37 % 101) as f32 / 100.0).collect(),
+        );
+        let compact = engine.compact(&img);
+        assert_eq!((compact.width, compact.height), (4, 3));
+        for y in 0..3 {
+            for x in 0..3 {
+                let at = |r: usize, c: usize| img.data[r * w + c];
+                let mean = (at(2 * y, 2 * x)
+                    + at(2 * y, 2 * x + 1)
+                    + at(2 * y + 1, 2 * x)
+                    + at(2 * y + 1, 2 * x + 1))
+                    / 4.0;
+                let got = compact.data[y * 4 + x];
+                assert!((got - mean).abs() < 1e-6, "({x},{y}): {got} vs {mean}");
+            }
+        }
+        let residual = engine.residual(&img);
+        assert!(residual.data.iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn matconvnet_start_has_he_scaled_weights_and_zero_biases() {
+        let mut m = ModelWeights::random(
+            "init",
+            ComCnnConfig::new().with_features(16),
+            RecCnnConfig::new().with_features(16).with_depth(3),
+            3,
+        );
+        initialise(&mut m, InitScheme::MatConvNet, 1);
+        let w = &m.reccnn["conv2.weight"].data;
+        let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
+        let want = 2.0 / (16.0 * 9.0);
+        assert!((var / want - 1.0).abs() < 0.15, "variance {var} vs {want}");
+        assert!(m.reccnn["conv2.bias"].data.iter().all(|b| *b == 0.0));
+        assert!(m.reccnn["bn2.gamma"].data.iter().all(|g| *g == 1.0));
     }
 
     #[test]
@@ -494,6 +687,53 @@ mod tests {
     }
 
     #[test]
+    fn the_run_stops_when_the_development_psnr_stops_improving() {
+        let images: Vec<GrayImage> = (0..2)
+            .map(|s| {
+                GrayImage::new(
+                    24,
+                    20,
+                    (0..24 * 20)
+                        .map(|i| ((i * 7 + s * 50) % 256) as u8)
+                        .collect(),
+                )
+            })
+            .collect();
+        let start = ModelWeights::random(
+            "stop",
+            ComCnnConfig::new().with_features(4),
+            RecCnnConfig::new().with_features(4).with_depth(3),
+            2,
+        );
+        let options = TrainOptions {
+            patch: 8,
+            batch: 2,
+            steps_per_stage: 2,
+            stages: 9,
+            // No stage of two steps gains this much: stop at the second measurement.
+            min_dev_gain_db: Some(1000.0),
+            ..Default::default()
+        };
+        let dir = std::env::temp_dir().join(format!("cnncodec-stop-{}", std::process::id()));
+        let mut t = Trainer::new(start, options).unwrap();
+        t.run(
+            &images[..1],
+            &images[1..],
+            &IdentityCodec,
+            Some(&dir),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(t.state.stages_done, 3, "R, C, R, then stop");
+        assert_eq!(
+            t.state.dev_psnr.iter().map(|d| d.0).collect::<Vec<_>>(),
+            vec![0, 2]
+        );
+        assert!(dir.join("best.cnnmodel").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_few_steps_lower_the_loss_and_resume_continues_the_same_run() {
         let images: Vec<GrayImage> = (0..3)
             .map(|s| {
@@ -525,7 +765,7 @@ mod tests {
         let mut losses = vec![];
         let mut trainer = Trainer::new(start.clone(), options.clone()).unwrap();
         trainer
-            .run(&images, &IdentityCodec, None, &mut |r| {
+            .run(&images, &[], &IdentityCodec, None, &mut |r| {
                 if r.network == "RecCNN" {
                     losses.push(r.loss)
                 }
@@ -547,12 +787,12 @@ mod tests {
         )
         .unwrap();
         first_half
-            .run(&images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})
             .unwrap();
         let mut resumed = Trainer::resume(&dir).unwrap();
         resumed.state.options.stages = 2;
         resumed
-            .run(&images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})
             .unwrap();
         assert_eq!(
             resumed.weights.meta.content_hash,

@@ -148,12 +148,16 @@ fn read_safetensors(path: &Path) -> Result<ReadFile, WeightsError> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+    parse_safetensors(&bytes, path)
+}
+
+/// Parses safetensors `bytes`; `path` names them in errors.
+fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<ReadFile, WeightsError> {
     let corrupt = |e: String| WeightsError::Corrupt(path.to_owned(), e);
     let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(format!("{e:?}")))?;
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| corrupt(format!("{e:?}")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
-    let st =
-        safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(format!("{e:?}")))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| corrupt(format!("{e:?}")))?;
     let mut tensors = TensorMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
@@ -400,7 +404,15 @@ impl ModelWeights {
 
     /// The project's one-file format (see [`ModelWeights::save`]).
     pub fn load_model_file(path: &Path) -> Result<Self, WeightsError> {
-        let file = read_safetensors(path)?;
+        Self::from_model_file(read_safetensors(path)?, path)
+    }
+
+    /// A model file's bytes (a built-in model); `origin` names it in errors.
+    pub fn from_model_bytes(bytes: &[u8], origin: &Path) -> Result<Self, WeightsError> {
+        Self::from_model_file(parse_safetensors(bytes, origin)?, origin)
+    }
+
+    fn from_model_file(file: ReadFile, path: &Path) -> Result<Self, WeightsError> {
         let corrupt = |e: String| WeightsError::Corrupt(path.to_owned(), e);
         if file.metadata.get(FORMAT_KEY).map(String::as_str) != Some(FORMAT_VERSION) {
             return Err(corrupt(format!(

@@ -55,3 +55,20 @@ impl Args {
             .collect()
     }
 }
+
+impl Args {
+    /// A copy with `--split` replaced (the data folder and other options kept).
+    pub fn clone_with_split(&self, split: &str) -> Self {
+        let mut options: Vec<(String, String)> = self
+            .options
+            .iter()
+            .filter(|(n, _)| n != "split")
+            .cloned()
+            .collect();
+        options.push(("split".into(), split.into()));
+        Self {
+            options,
+            positional: self.positional.clone(),
+        }
+    }
+}

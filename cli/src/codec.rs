@@ -1,11 +1,50 @@
 //! Coding one luma image through the stock GStreamer elements: plain JPEG, and the framework
 //! (comcnnenc ! jpegenc ! jpegdec ! reccnndec). Used by `demo` and `eval`.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use cnncodec::GrayImage;
+use cnncodec::{GrayImage, ModelWeights};
 use gstcnncodec::runner::{gray_frame, luma_of, run_with_jpeg};
+
+/// A model as the command line names it: a file or reference folder, or a built-in model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelRef {
+    File(PathBuf),
+    Builtin(String),
+}
+
+impl ModelRef {
+    /// An existing path, else the name of a built-in model.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let path = PathBuf::from(spec);
+        if path.exists() {
+            return Ok(Self::File(path));
+        }
+        if cnncodec::models::builtin_names().contains(&spec) {
+            return Ok(Self::Builtin(spec.to_owned()));
+        }
+        Err(format!(
+            "'{spec}' is neither a model file nor a built-in model (built in: {})",
+            cnncodec::models::builtin_names().join(", ")
+        ))
+    }
+
+    pub fn load(&self) -> Result<ModelWeights, String> {
+        match self {
+            Self::File(p) => ModelWeights::load(p).map_err(|e| e.to_string()),
+            Self::Builtin(n) => cnncodec::models::builtin(n),
+        }
+    }
+
+    /// The element property that selects it.
+    pub fn element_property(&self) -> String {
+        match self {
+            Self::File(p) => format!("model-location=\"{}\"", p.display()),
+            Self::Builtin(n) => format!("model={n}"),
+        }
+    }
+}
 
 /// A coded image: the encoded size and the decoded image.
 pub struct Coded {
@@ -39,12 +78,10 @@ pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
 /// The framework: ComCNN, JPEG of the compact image at `quality`, RecCNN.
 pub fn framework_jpeg(
     img: &GrayImage,
-    model: Option<&Path>,
+    model: Option<&ModelRef>,
     quality: u32,
 ) -> Result<Coded, String> {
-    let model_prop = model
-        .map(|m| format!("model-location=\"{}\"", m.display()))
-        .unwrap_or_default();
+    let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
         "appsrc name=src ! comcnnenc {model_prop} ! jpegenc quality={quality} idct-method=islow \
          ! tee name=t ! queue ! appsink name=jpeg sync=false \

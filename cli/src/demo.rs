@@ -9,26 +9,31 @@ use cnncodec::metrics::{psnr, ssim};
 use gstcnncodec::runner::{gray_frame, luma_of, run, run_with_jpeg};
 
 use crate::args::Args;
-use crate::codec::plain_jpeg_at_size;
+use crate::codec::{plain_jpeg_at_size, ModelRef};
 use crate::repo_root;
 
-/// The model the demo uses: `--model`, else the built-in default, else (saying so) the
-/// paper authors' released model when the reference folder is present.
-pub fn demo_model(args: &Args) -> Result<Option<PathBuf>, String> {
+/// The model the demo uses: `--model` (a file or a built-in name), else the built-in model
+/// for `quality`, else the default built-in model, else (saying so) the paper authors'
+/// released model when the reference folder is present.
+pub fn demo_model(args: &Args, quality: u32) -> Result<ModelRef, String> {
     if let Some(m) = args.get("model") {
-        return Ok(Some(PathBuf::from(m)));
+        return ModelRef::parse(m);
     }
-    if cnncodec::models::resolve(None).is_ok() {
-        return Ok(None);
+    let for_quality = format!("jpeg-q{quality}");
+    if let Ok(m) = ModelRef::parse(&for_quality) {
+        return Ok(m);
+    }
+    if let Some(name) = cnncodec::models::default_model() {
+        return Ok(ModelRef::Builtin(name.to_owned()));
     }
     let released = cnncodec::reference::reference_dir().join("official-qf50");
-    println!("cnncodec has no built-in model of its own yet (the project's trained weights come with the training issue).");
+    println!("This build has no built-in model (models/ was empty when it was compiled).");
     if released.is_dir() {
         println!(
             "Using the paper authors' released model from '{}' instead; it is read there, not shipped.\n",
             released.display()
         );
-        Ok(Some(released))
+        Ok(ModelRef::File(released))
     } else {
         println!("No model was given either: run `cnncodec demo --model PATH` with a .cnnmodel file or a directory holding comcnn.safetensors and reccnn.safetensors.");
         Err("no model to demonstrate with".into())
@@ -37,7 +42,13 @@ pub fn demo_model(args: &Args) -> Result<Option<PathBuf>, String> {
 
 pub fn run_demo(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw, &["model", "quality", "out"])?;
-    let quality: u32 = args.parsed("quality", 50)?;
+    let asked: Option<u32> = args
+        .get("quality")
+        .map(|_| args.parsed("quality", 0))
+        .transpose()?;
+    let model = demo_model(&args, asked.unwrap_or(50))?;
+    // A model works at the compact quality it was trained for unless told otherwise.
+    let quality = asked.unwrap_or(model.load()?.meta.quality);
     let out_dir = PathBuf::from(args.get("out").unwrap_or("demo-out"));
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let images: Vec<PathBuf> = if args.positional.is_empty() {
@@ -45,13 +56,16 @@ pub fn run_demo(raw: &[String]) -> Result<(), String> {
     } else {
         args.positional.iter().map(PathBuf::from).collect()
     };
-    let model = demo_model(&args)?;
-    let model_prop = model
-        .as_ref()
-        .map(|m| format!("model-location=\"{}\"", m.display()))
-        .unwrap_or_default();
+    let model_prop = model.element_property();
     gstcnncodec::runner::init();
 
+    println!(
+        "Model: {}.",
+        match &model {
+            ModelRef::Builtin(n) => format!("built-in '{n}'"),
+            ModelRef::File(p) => format!("'{}'", p.display()),
+        }
+    );
     println!("Framework: comcnnenc ! jpegenc quality={quality} idct-method=islow ! matroskamux, played back by matroskademux ! jpegdec ! reccnndec.");
     println!("Plain JPEG: jpegenc on the full image at the quality whose size is closest. Luma only; PSNR/SSIM on 8-bit luma.\n");
     println!("| image | size | framework bytes | bpp | PSNR dB | SSIM | plain JPEG q | bytes | bpp | PSNR dB | SSIM | gain dB |");

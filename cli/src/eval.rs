@@ -17,11 +17,11 @@ use std::time::Instant;
 use cnncodec::image::read_png_luma;
 use cnncodec::metrics::{ms_ssim, psnr, ssim};
 use cnncodec::rd::{bd_quality, bd_rate, Interpolation, RdPoint};
-use cnncodec::{GrayImage, ModelWeights};
+use cnncodec::GrayImage;
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::codec::{framework_jpeg, plain_jpeg, Coded};
+use crate::codec::{framework_jpeg, plain_jpeg, Coded, ModelRef};
 use crate::plot::{write_plot, Series};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
@@ -32,7 +32,7 @@ const WINDOW_BPP: (f64, f64) = (0.1, 0.4);
 #[derive(Clone)]
 enum Operating {
     Plain(u32),
-    Framework { model: PathBuf, quality: u32 },
+    Framework { model: ModelRef, quality: u32 },
 }
 
 /// Measurements of one image at one operating point.
@@ -140,23 +140,46 @@ fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-/// The framework's points from `--model PATH[@Q,Q...]` options.
+/// The framework's points from `--model SPEC[@Q,Q...]` options; SPEC is a model file or
+/// folder, a built-in model's name, or `builtin` for every built-in JPEG model.
 fn framework_points(args: &Args) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
     for spec in args.all("model") {
-        let (path, qualities) = match spec.rsplit_once('@') {
-            Some((p, q)) => (PathBuf::from(p), Some(parse_qualities(q)?)),
-            None => (PathBuf::from(spec), None),
+        let (spec, qualities) = match spec.rsplit_once('@') {
+            Some((p, q)) => (p, Some(parse_qualities(q)?)),
+            None => (spec, None),
         };
-        let weights = ModelWeights::load(&path).map_err(|e| e.to_string())?;
-        for quality in qualities.unwrap_or(vec![weights.meta.quality]) {
-            points.push((
-                format!("{} q{quality}", weights.meta.name),
-                Operating::Framework {
-                    model: path.clone(),
-                    quality,
-                },
-            ));
+        let models = if spec == "builtin" {
+            let names = cnncodec::models::builtin_names();
+            if names.is_empty() {
+                return Err("--model builtin: this build has no built-in model".into());
+            }
+            names
+                .into_iter()
+                .map(|n| ModelRef::Builtin(n.to_owned()))
+                .collect()
+        } else {
+            vec![ModelRef::parse(spec)?]
+        };
+        let mut loaded = models
+            .into_iter()
+            .map(|m| m.load().map(|w| (m, w)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // A ladder's points in bit-rate order.
+        loaded.sort_by_key(|(_, w)| w.meta.quality);
+        for (model, weights) in loaded {
+            if weights.meta.codec != "jpeg" {
+                continue;
+            }
+            for &quality in qualities.as_deref().unwrap_or(&[weights.meta.quality]) {
+                points.push((
+                    format!("{} q{quality}", weights.meta.name),
+                    Operating::Framework {
+                        model: model.clone(),
+                        quality,
+                    },
+                ));
+            }
         }
     }
     Ok(points)

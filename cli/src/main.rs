@@ -6,6 +6,7 @@
 //!   PSNR and SSIM with plain JPEG of the full image at about the same size.
 //! - `cnncodec eval ...`: rate-distortion of a data split for plain JPEG and the framework,
 //!   with BD-rate, JSON results and an RD plot (see `eval.rs`).
+//! - `cnncodec models [--json]`: the built-in models, their compact quality and measured RD.
 //! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
 //!   GFLOP/s of both networks (paper size).
 
@@ -18,6 +19,7 @@ mod args;
 mod codec;
 mod demo;
 mod eval;
+mod models;
 mod plot;
 mod train;
 
@@ -25,12 +27,14 @@ use args::Args;
 
 pub const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
-  cnncodec eval [--data DIR] [--split NAME] [--model PATH[@Q,Q...]]... [--jpeg-qualities Q,Q...]
+  cnncodec eval [--data DIR] [--split NAME] [--model PATH|NAME|builtin[@Q,Q...]]... [--jpeg-qualities Q,Q...]
                 [--out DIR] [IMAGE.png ...]
   cnncodec train --out DIR [--quality Q] [--split train] [--data DIR] [--stages N] [--steps N]
-                 [--init MODEL] [--rec-lr A:B] [--com-lr A:B]
+                 [--init matconvnet|downsampler|MODEL] [--rec-lr A:B] [--com-lr A:B]
+                 [--stop-gain DB]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
-  cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]";
+  cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]
+  cnncodec models [--json]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Some("eval") => eval::run_eval(&args[1..]),
         Some("train") => train::run_train(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("models") => models::run_models(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {

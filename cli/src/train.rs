@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use cnncodec::image::read_png_luma;
 use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::train::{CompactCodec, StepReport, TrainOptions, Trainer};
+use cnncodec::train::{initialise, CompactCodec, InitScheme, StepReport, TrainOptions, Trainer};
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
@@ -24,8 +24,22 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
         raw,
         &[
-            "out", "quality", "split", "data", "stages", "steps", "batch", "patch", "features",
-            "depth", "seed", "name", "init", "rec-lr", "com-lr",
+            "out",
+            "quality",
+            "split",
+            "data",
+            "stages",
+            "steps",
+            "batch",
+            "patch",
+            "features",
+            "depth",
+            "seed",
+            "name",
+            "init",
+            "rec-lr",
+            "com-lr",
+            "stop-gain",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -81,38 +95,45 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             seed: args.parsed("seed", 1)?,
             rec_lr: lr_range(&args, "rec-lr", defaults.rec_lr)?,
             com_lr: lr_range(&args, "com-lr", defaults.com_lr)?,
+            min_dev_gain_db: args
+                .get("stop-gain")
+                .map(|_| args.parsed("stop-gain", 0.0))
+                .transpose()?,
         };
         let name = args
             .get("name")
             .map(str::to_owned)
             .unwrap_or(format!("jpeg-q{quality}"));
-        let (mut start, origin) = match args.get("init") {
-            Some(path) => {
-                if args.get("features").is_some() || args.get("depth").is_some() {
-                    return Err(
-                        "--init takes the architecture from the initial model; drop --features/--depth"
-                            .into(),
-                    );
-                }
-                let init = ModelWeights::load(std::path::Path::new(path))
-                    .map_err(|e| format!("--init {path}: {e}"))?;
-                let origin = format!(
-                    "initialised from '{}' (content hash {}, {})",
-                    init.meta.name, init.meta.content_hash, init.meta.provenance
-                );
-                (init, origin)
-            }
-            None => (
-                ModelWeights::random(
+        let init = args.get("init").unwrap_or("matconvnet");
+        let (mut start, origin) = match init.parse::<InitScheme>() {
+            Ok(scheme) => {
+                let mut w = ModelWeights::random(
                     &name,
                     ComCnnConfig::new().with_features(args.parsed("features", 64)?),
                     RecCnnConfig::new()
                         .with_features(args.parsed("features", 64)?)
                         .with_depth(args.parsed("depth", 20)?),
                     options.seed,
-                ),
-                format!("random initialisation, seed {}", options.seed),
-            ),
+                );
+                initialise(&mut w, scheme, options.seed);
+                (w, format!("{init} initialisation, seed {}", options.seed))
+            }
+            Err(_) => {
+                if args.get("features").is_some() || args.get("depth").is_some() {
+                    return Err(
+                        "--init MODEL takes the architecture from that model; drop --features/--depth"
+                            .into(),
+                    );
+                }
+                let from = ModelWeights::load(std::path::Path::new(init)).map_err(|e| {
+                    format!("--init {init}: not matconvnet, downsampler or a model ({e})")
+                })?;
+                let origin = format!(
+                    "initialised from '{}' (content hash {}; {})",
+                    from.meta.name, from.meta.content_hash, from.meta.provenance
+                );
+                (from, origin)
+            }
         };
         start.meta.name = name;
         start.meta.quality = quality;
@@ -142,7 +163,20 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
     let total_steps = trainer.state.options.steps_per_stage
         * (trainer.state.options.stages - trainer.state.stages_done);
     let mut done = 0usize;
-    trainer.run(&images, &codec, Some(&out), &mut |r: &StepReport| {
+    // Development images only measure when to stop; they are never trained on.
+    let dev = match trainer.state.options.min_dev_gain_db {
+        None => vec![],
+        Some(_) => {
+            let mut dev_args = args.clone_with_split("dev-eval");
+            dev_args.positional.clear();
+            let (_, files) = crate::eval::image_list_for(&dev_args, "dev-eval")?;
+            files
+                .iter()
+                .map(|f| read_png_luma(f))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    trainer.run(&images, &dev, &codec, Some(&out), &mut |r: &StepReport| {
         done += 1;
         let eta = started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
         eprint!(
@@ -167,9 +201,18 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         );
     })?;
     eprintln!();
+    for (stage, db) in &trainer.state.dev_psnr {
+        let _ = writeln!(log, "stage={stage} dev_psnr={db:.4}");
+        eprintln!("after stage {stage}: development PSNR {db:.3} dB");
+    }
     let model = out.join("model.cnnmodel");
-    std::fs::copy(cnncodec::train::checkpoint_model(&out), &model)
-        .map_err(|e| format!("{}: {e}", model.display()))?;
+    let best = out.join("best.cnnmodel");
+    let chosen = if trainer.state.dev_psnr.is_empty() || !best.exists() {
+        cnncodec::train::checkpoint_model(&out)
+    } else {
+        best
+    };
+    std::fs::copy(&chosen, &model).map_err(|e| format!("{}: {e}", model.display()))?;
     println!(
         "trained {} stages (mean losses {:?}); model written to {}",
         trainer.state.stages_done,

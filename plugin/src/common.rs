@@ -187,6 +187,8 @@ pub fn tags_with_info(upstream: Option<&gst::TagList>, info: &StreamInfo) -> gst
 /// Model settings both elements expose.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSettings {
+    /// A built-in model's name; `None`: the default built-in model.
+    pub model: Option<String>,
     pub model_location: Option<String>,
     pub backend: String,
     pub device_index: u32,
@@ -197,6 +199,7 @@ pub const DEFAULT_BACKEND: &str = "cpu";
 impl ModelSettings {
     pub fn new() -> Self {
         Self {
+            model: None,
             model_location: None,
             backend: DEFAULT_BACKEND.to_owned(),
             device_index: 0,
@@ -210,7 +213,23 @@ impl ModelSettings {
 
 /// Property specs for [`ModelSettings`], shared so both elements document them alike.
 pub fn model_properties() -> Vec<glib::ParamSpec> {
+    let names = cnncodec::models::builtin_names();
     vec![
+        glib::ParamSpecString::builder("model")
+            .nick("Model")
+            .blurb(&format!(
+                "Built-in model by name (each is trained for the jpegenc quality in its name: \
+                 set jpegenc to the same quality; `cnncodec models` lists their bit rates). \
+                 This build has: {}. Ignored when model-location is set",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ))
+            .default_value(cnncodec::models::default_model())
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("model-location")
             .nick("Model location")
             .blurb(
@@ -247,6 +266,12 @@ pub fn set_model_property(
     pspec: &glib::ParamSpec,
 ) -> bool {
     match pspec.name() {
+        "model" => {
+            s.model = value
+                .get::<Option<String>>()
+                .unwrap()
+                .filter(|m| !m.is_empty())
+        }
         "model-location" => s.model_location = value.get::<Option<String>>().unwrap(),
         "backend" => {
             s.backend = value
@@ -262,6 +287,11 @@ pub fn set_model_property(
 
 pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib::Value> {
     Some(match pspec.name() {
+        "model" => s
+            .model
+            .as_deref()
+            .or(cnncodec::models::default_model())
+            .to_value(),
         "model-location" => s.model_location.to_value(),
         "backend" => s.backend.to_value(),
         "device-index" => s.device_index.to_value(),
@@ -289,15 +319,27 @@ fn engine_cache() -> std::sync::MutexGuard<'static, EngineCache> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Loads the model a setting names (or the built-in default) on the chosen backend. Elements
-/// in one process that use the same weights, backend and device share one loaded copy.
+/// Loads the model a setting names (a file, else a built-in model, else the default built-in)
+/// on the chosen backend. Elements in one process that use the same weights, backend and
+/// device share one loaded copy.
 pub fn load_model(
     location: Option<&str>,
+    builtin: Option<&str>,
     backend: BackendKind,
     device_index: u32,
 ) -> Result<LoadedModel, String> {
     let path = location.map(PathBuf::from);
-    let weights = cnncodec::models::resolve(path.as_deref())?;
+    let weights = cnncodec::models::resolve(path.as_deref(), builtin)?;
+    load_weights(weights, location, backend, device_index)
+}
+
+/// [`load_model`] for weights already in memory (`location`: the file they came from).
+pub fn load_weights(
+    weights: ModelWeights,
+    location: Option<&str>,
+    backend: BackendKind,
+    device_index: u32,
+) -> Result<LoadedModel, String> {
     let key = (weights.meta.content_hash.clone(), backend, device_index);
     let cached = {
         let mut cache = engine_cache();

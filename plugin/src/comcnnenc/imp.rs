@@ -103,6 +103,7 @@ impl BaseTransformImpl for ComCnnEnc {
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let model = common::load_model(
             settings.model_location.as_deref(),
+            settings.model.as_deref(),
             backend,
             settings.device_index,
         )

@@ -195,11 +195,23 @@ impl RecCnnDec {
                 .map(|l| format!(", at '{l}'"))
                 .unwrap_or_default()
         );
-        let outcome = if settings.model_location.is_some() {
+        let chosen = match (&settings.model_location, &settings.model) {
+            (Some(_), _) => Some("model-location"),
+            (None, Some(_)) => Some("model"),
+            (None, None) => None,
+        };
+        let outcome = if let Some(property) = chosen {
             let (name, hash) = current.unwrap_or_default();
             Err(format!(
-                "the stream was encoded with {describe}, but model-location gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set model-location to the encoder's model, or unset it to follow the stream"
+                "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
             ))
+        } else if let Some(weights) = cnncodec::models::builtin_with_hash(&info.model_hash) {
+            settings
+                .backend_kind()
+                .and_then(|backend| {
+                    common::load_weights(weights, None, backend, settings.device_index)
+                })
+                .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
         } else {
             settings
                 .backend_kind()
@@ -207,8 +219,8 @@ impl RecCnnDec {
                     let location = info
                         .model_location
                         .as_deref()
-                        .ok_or("the stream does not say where the model is")?;
-                    common::load_model(Some(location), backend, settings.device_index)
+                        .ok_or("it is not built in and the stream does not say where it is")?;
+                    common::load_model(Some(location), None, backend, settings.device_index)
                 })
                 .map_err(|e| {
                     format!(
@@ -251,12 +263,13 @@ impl BaseTransformImpl for RecCnnDec {
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let model = match common::load_model(
             settings.model_location.as_deref(),
+            settings.model.as_deref(),
             backend,
             settings.device_index,
         ) {
             Ok(m) => Some(m),
             // Without a setting the stream may still name its model; decide at the first frame.
-            Err(e) if settings.model_location.is_none() => {
+            Err(e) if settings.model_location.is_none() && settings.model.is_none() => {
                 gst::debug!(CAT, imp = self, "no default model yet: {e}");
                 None
             }
