@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cnncodec::image::RgbImage;
 use cnncodec::{GrayImage, ModelWeights};
-use gstcnncodec::runner::{gray_frame, luma_of, run_with_jpeg};
+use gstcnncodec::runner::{gray_frame, luma_of, rgb_frame, rgb_of, run_with_jpeg};
 
 /// A model as the command line names it: a file or reference folder, or a built-in model.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +92,64 @@ pub fn framework_jpeg(
         &launch,
         img,
         &format!("framework at compact quality {quality}"),
+    )
+}
+
+/// A coded colour image.
+pub struct CodedRgb {
+    pub bytes: usize,
+    pub image: RgbImage,
+}
+
+/// RGB into what JPEG stores: full-range BT.601 4:2:0 (the colorimetry `jpegdec` reports, so
+/// the round trip does not shift levels).
+const TO_JPEG_YUV: &str = "videoconvert ! video/x-raw,format=I420,colorimetry=1:4:0:0";
+const TO_RGB: &str = "videoconvert ! video/x-raw,format=RGB";
+
+fn coded_rgb(launch: &str, img: &RgbImage, what: &str) -> Result<CodedRgb, String> {
+    let (res, bytes) = run_with_jpeg(launch, vec![rgb_frame(img)], Duration::from_secs(600));
+    if let Some(e) = res.error {
+        return Err(format!("{what}: {e}"));
+    }
+    match (bytes.first(), res.samples.first()) {
+        (Some(&bytes), Some(sample)) => Ok(CodedRgb {
+            bytes,
+            image: rgb_of(sample).map_err(|e| format!("{what}: {e}"))?,
+        }),
+        _ => Err(format!("{what}: no frame came out")),
+    }
+}
+
+/// Plain colour JPEG (4:2:0) of the full image.
+pub fn plain_jpeg_rgb(img: &RgbImage, quality: u32) -> Result<CodedRgb, String> {
+    let launch = format!(
+        "appsrc name=src ! {TO_JPEG_YUV} ! jpegenc quality={quality} idct-method=islow ! tee name=t \
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! jpegdec idct-method=islow ! {TO_RGB} \
+         ! appsink name=sink"
+    );
+    coded_rgb(
+        &launch,
+        img,
+        &format!("plain colour JPEG at quality {quality}"),
+    )
+}
+
+/// The framework on colour: the CNNs on luma, chroma resampled plainly by the elements.
+pub fn framework_jpeg_rgb(
+    img: &RgbImage,
+    model: Option<&ModelRef>,
+    quality: u32,
+) -> Result<CodedRgb, String> {
+    let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
+    let launch = format!(
+        "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} ! jpegenc quality={quality} \
+         idct-method=islow ! tee name=t ! queue ! appsink name=jpeg sync=false \
+         t. ! queue ! jpegdec idct-method=islow ! reccnndec ! {TO_RGB} ! appsink name=sink"
+    );
+    coded_rgb(
+        &launch,
+        img,
+        &format!("colour framework at compact quality {quality}"),
     )
 }
 

@@ -9,19 +9,25 @@
 //! the whole overlap and over the points inside 0.1-0.4 bpp. Writes `rd.json`
 //! (CompressAI-style `{"name", "description", "results": {metric: [...]}}` per curve),
 //! `rd.svg`, and `rd.png` when `rsvg-convert` is installed.
+//!
+//! `--colour rgb` codes the RGB picture instead: full-range BT.601 I420 through the codec
+//! (the CNNs on luma, chroma resampled plainly by the elements), RGB out; adds PSNR over RGB
+//! and its BD figures. bpp then counts the chroma bytes too.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cnncodec::image::read_png_luma;
+use cnncodec::image::{read_png_luma, read_png_rgb, RgbImage};
 use cnncodec::metrics::{ms_ssim, psnr, ssim};
 use cnncodec::rd::{bd_quality, bd_rate, Interpolation, RdPoint};
 use cnncodec::GrayImage;
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::codec::{framework_jpeg, plain_jpeg, Coded, ModelRef};
+use crate::codec::{
+    framework_jpeg, framework_jpeg_rgb, plain_jpeg, plain_jpeg_rgb, Coded, CodedRgb, ModelRef,
+};
 use crate::plot::{write_plot, Series};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
@@ -39,9 +45,12 @@ enum Operating {
 #[derive(Clone, Copy, Default)]
 struct Measure {
     bpp: f64,
+    /// PSNR of luma (Y, BT.601 as Pillow).
     psnr: f64,
     ssim: f64,
     ms_ssim: f64,
+    /// PSNR over the three RGB channels (colour runs only; NaN otherwise).
+    psnr_rgb: f64,
 }
 
 struct Curve {
@@ -68,7 +77,21 @@ fn measure(original: &GrayImage, coded: &Coded) -> Result<Measure, String> {
         psnr: psnr(original, &coded.image).min(PSNR_CAP),
         ssim: ssim(original, &coded.image).unwrap_or(f64::NAN),
         ms_ssim: ms_ssim(original, &coded.image).unwrap_or(f64::NAN),
+        psnr_rgb: f64::NAN,
     })
+}
+
+/// [`measure`] for a colour run: the luma figures of the decoded picture's luma, plus RGB PSNR.
+fn measure_rgb(original: &RgbImage, coded: &CodedRgb) -> Result<Measure, String> {
+    let luma = Coded {
+        bytes: coded.bytes,
+        image: coded.image.luma(),
+    };
+    let mut m = measure(&original.luma(), &luma)?;
+    // PSNR is a mean over samples: the interleaved channels as one wide gray image.
+    let flat = |i: &RgbImage| GrayImage::new(i.width * 3, i.height, i.data.clone());
+    m.psnr_rgb = psnr(&flat(original), &flat(&coded.image)).min(PSNR_CAP);
+    Ok(m)
 }
 
 /// The PNG files of a folder, sorted by name.
@@ -253,6 +276,7 @@ impl Curve {
                         "psnr-y": m.iter().map(|x| x.psnr).collect::<Vec<_>>(),
                         "ssim": m.iter().map(|x| x.ssim).collect::<Vec<_>>(),
                         "ms-ssim": m.iter().map(|x| x.ms_ssim).collect::<Vec<_>>(),
+                        "psnr-rgb": m.iter().map(|x| x.psnr_rgb).collect::<Vec<_>>(),
                     }),
                 )
             })
@@ -266,6 +290,7 @@ impl Curve {
                 "psnr-y": series(|m| m.psnr),
                 "ssim": series(|m| m.ssim),
                 "ms-ssim": series(|m| m.ms_ssim),
+                "psnr-rgb": series(|m| m.psnr_rgb),
             },
             "per_image": per_image,
         })
@@ -301,8 +326,21 @@ fn bd_entry(anchor: &Curve, test: &Curve, metric: &str, f: fn(&Measure) -> f64) 
 pub fn run_eval(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
         raw,
-        &["data", "split", "model", "jpeg-qualities", "out", "name"],
+        &[
+            "data",
+            "split",
+            "model",
+            "jpeg-qualities",
+            "out",
+            "name",
+            "colour",
+        ],
     )?;
+    let colour = match args.get("colour").unwrap_or("luma") {
+        "luma" => false,
+        "rgb" => true,
+        other => return Err(format!("--colour {other}: use luma or rgb")),
+    };
     let (dataset, images) = image_list(&args)?;
     if images.is_empty() {
         return Err("no images to evaluate".into());
@@ -338,6 +376,11 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
     };
     for path in &images {
         let img = read_png_luma(path)?;
+        let rgb = if colour {
+            Some(read_png_rgb(path)?)
+        } else {
+            None
+        };
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -345,13 +388,17 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
         for curve in &mut curves {
             let mut row = vec![];
             for (label, op) in &curve.points {
-                let coded = match op {
-                    Operating::Plain(q) => plain_jpeg(&img, *q)?,
-                    Operating::Framework { model, quality } => {
-                        framework_jpeg(&img, Some(model), *quality)?
+                let measured = match (&rgb, op) {
+                    (None, Operating::Plain(q)) => measure(&img, &plain_jpeg(&img, *q)?),
+                    (None, Operating::Framework { model, quality }) => {
+                        measure(&img, &framework_jpeg(&img, Some(model), *quality)?)
+                    }
+                    (Some(rgb), Operating::Plain(q)) => measure_rgb(rgb, &plain_jpeg_rgb(rgb, *q)?),
+                    (Some(rgb), Operating::Framework { model, quality }) => {
+                        measure_rgb(rgb, &framework_jpeg_rgb(rgb, Some(model), *quality)?)
                     }
                 };
-                row.push(measure(&img, &coded).map_err(|e| format!("{}: {e}", path.display()))?);
+                row.push(measured.map_err(|e| format!("{}: {e}", path.display()))?);
                 progress.step(&format!("{name} {} {label}", curve.name));
             }
             curve.per_image.push(row);
@@ -364,14 +411,22 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             ("psnr-y", (|m: &Measure| m.psnr) as fn(&Measure) -> f64),
             ("ssim", |m: &Measure| m.ssim),
             ("ms-ssim", |m: &Measure| m.ms_ssim),
+            ("psnr-rgb", |m: &Measure| m.psnr_rgb),
         ] {
+            if metric == "psnr-rgb" && !colour {
+                continue;
+            }
             bd.push(bd_entry(&curves[0], &curves[1], metric, f));
         }
     }
     let report = json!({
         "dataset": dataset,
         "images": images.len(),
-        "colour": "luma (BT.601 as Pillow's convert('L'))",
+        "colour": if colour {
+            "RGB in, full-range BT.601 I420 through the codec (CNNs on luma, chroma resampled plainly), RGB out; PSNR-Y on BT.601 luma as Pillow's convert('L')"
+        } else {
+            "luma (BT.601 as Pillow's convert('L'))"
+        },
         "curves": curves.iter().map(|c| c.to_json(&images)).collect::<Vec<_>>(),
         "bd": bd,
     });
@@ -379,17 +434,22 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report).unwrap())
         .map_err(|e| format!("{}: {e}", json_path.display()))?;
 
-    println!("| curve | point | bpp | PSNR-Y dB | SSIM | MS-SSIM |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| curve | point | bpp | PSNR-Y dB | SSIM | MS-SSIM | PSNR-RGB dB |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for c in &curves {
         for (p, (label, _)) in c.points.iter().enumerate() {
             println!(
-                "| {} | {label} | {:.4} | {:.2} | {:.4} | {:.4} |",
+                "| {} | {label} | {:.4} | {:.2} | {:.4} | {:.4} | {} |",
                 c.name,
                 c.mean_at(p, |m| m.bpp),
                 c.mean_at(p, |m| m.psnr),
                 c.mean_at(p, |m| m.ssim),
-                c.mean_at(p, |m| m.ms_ssim)
+                c.mean_at(p, |m| m.ms_ssim),
+                if colour {
+                    format!("{:.2}", c.mean_at(p, |m| m.psnr_rgb))
+                } else {
+                    "-".into()
+                }
             );
         }
     }
@@ -425,7 +485,11 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
         .map(|c| Series {
             name: c.name.clone(),
             points: c
-                .rd(|m| m.psnr)
+                .rd(if colour {
+                    |m: &Measure| m.psnr_rgb
+                } else {
+                    |m: &Measure| m.psnr
+                })
                 .iter()
                 .map(|p| (p.rate, p.quality))
                 .collect(),
@@ -434,9 +498,17 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
     let svg = out_dir.join("rd.svg");
     let png = write_plot(
         &svg,
-        &format!("Luma RD, {}", dataset_title(&dataset, images.len())),
+        &format!(
+            "{} RD, {}",
+            if colour { "Colour" } else { "Luma" },
+            dataset_title(&dataset, images.len())
+        ),
         "bits per pixel",
-        "PSNR-Y (dB)",
+        if colour {
+            "PSNR-RGB (dB)"
+        } else {
+            "PSNR-Y (dB)"
+        },
         &series,
     )?;
     println!(

@@ -188,6 +188,57 @@ pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
     (info.to_caps().unwrap(), buffer)
 }
 
+/// An RGB frame from an interleaved 8-bit RGB image.
+pub fn rgb_frame(img: &cnncodec::image::RgbImage) -> (gst::Caps, gst::Buffer) {
+    init();
+    let info = gst_video::VideoInfo::builder(
+        gst_video::VideoFormat::Rgb,
+        img.width as u32,
+        img.height as u32,
+    )
+    .fps(gst::Fraction::new(1, 1))
+    .build()
+    .unwrap();
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+        let stride = frame.plane_stride()[0] as usize;
+        let row = img.width * 3;
+        let dst = frame.plane_data_mut(0).unwrap();
+        for (y, src) in img.data.chunks_exact(row).enumerate() {
+            dst[y * stride..y * stride + row].copy_from_slice(src);
+        }
+    }
+    (info.to_caps().unwrap(), buffer)
+}
+
+/// The picture of an RGB sample (as [`rgb_frame`] makes them) as an interleaved image.
+pub fn rgb_of(sample: &gst::Sample) -> Result<cnncodec::image::RgbImage, String> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?)
+        .map_err(|e| e.to_string())?;
+    if info.format() != gst_video::VideoFormat::Rgb {
+        return Err(format!("expected RGB, got {:?}", info.format()));
+    }
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(
+        sample.buffer().ok_or("no buffer")?,
+        &info,
+    )
+    .map_err(|e| e.to_string())?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let src = frame.plane_data(0).map_err(|e| e.to_string())?;
+    let mut data = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        data.extend_from_slice(&src[y * stride..y * stride + w * 3]);
+    }
+    Ok(cnncodec::image::RgbImage {
+        width: w,
+        height: h,
+        data,
+    })
+}
+
 /// Like [`run`], also collecting the byte size of every buffer an appsink named `jpeg` gets.
 pub fn run_with_jpeg(
     launch: &str,
