@@ -1,5 +1,5 @@
 //! Compiles the shipped models (`models/*.cnnmodel`) and their measured rate-distortion
-//! (`models/rd-dev-eval.json`) into the library, so elements work without any file.
+//! (`models/dev-eval/rd.json`) into the library, so elements work without any file.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
-    let rd = models.join("rd-dev-eval.json");
+    let rd = models.join("dev-eval").join("rd.json");
     println!("cargo:rerun-if-changed={}", rd.display());
     if rd.is_file() {
         writeln!(

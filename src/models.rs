@@ -92,7 +92,7 @@ pub struct Measured {
 }
 
 /// The measured point of built-in `name` at compact quality `quality`, from the eval report
-/// shipped in `models/rd-dev-eval.json`.
+/// shipped in `models/dev-eval/rd.json`.
 pub fn measured(name: &str, quality: u32) -> Option<Measured> {
     let report: serde_json::Value = serde_json::from_str(MEASURED_RD?).ok()?;
     let label = format!("{name} q{quality}");
@@ -137,6 +137,19 @@ mod tests {
                 w.meta.quality
             );
             assert!(builtin_with_hash(w.meta.short_hash()).is_some());
+        }
+    }
+
+    #[test]
+    fn every_builtin_model_has_its_measured_rd() {
+        for m in builtin_models() {
+            let w = builtin(m.name).unwrap();
+            let got = measured(m.name, w.meta.quality);
+            assert!(
+                got.as_ref().is_some_and(|x| x.bpp > 0.0 && x.psnr_y > 10.0),
+                "{}: no measurement in models/dev-eval/rd.json; run scripts/measure-models.sh",
+                m.name
+            );
         }
     }
 

@@ -148,7 +148,8 @@ pub fn image_list_for(args: &Args, default_split: &str) -> Result<(String, Vec<P
                 .map(|l| data.join(l)),
         );
     }
-    Ok((format!("split '{split}' of {}", data.display()), files))
+    let shown = std::fs::canonicalize(&data).unwrap_or(data);
+    Ok((format!("split '{split}' of {}", shown.display()), files))
 }
 
 fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
@@ -270,7 +271,11 @@ impl Curve {
             .zip(&self.per_image)
             .map(|(path, m)| {
                 (
-                    path.display().to_string(),
+                    // The file name: results stay comparable between machines.
+                    path.file_name().map_or_else(
+                        || path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    ),
                     json!({
                         "bpp": m.iter().map(|x| x.bpp).collect::<Vec<_>>(),
                         "psnr-y": m.iter().map(|x| x.psnr).collect::<Vec<_>>(),

@@ -26,11 +26,16 @@ fn missing_model_is_an_element_error() {
 }
 
 #[test]
-fn no_model_at_all_says_how_to_give_one() {
-    let e = error_of("appsrc name=src ! comcnnenc ! fakesink");
-    assert!(e.contains("model-location"), "{e}");
-    let e = error_of("appsrc name=src ! reccnndec ! fakesink");
-    assert!(e.contains("model-location"), "{e}");
+fn an_unknown_builtin_model_names_the_ones_there_are() {
+    for element in ["comcnnenc", "reccnndec"] {
+        let e = error_of(&format!(
+            "appsrc name=src ! {element} model=jpeg-q0 ! fakesink"
+        ));
+        assert!(
+            e.contains("jpeg-q0") && e.contains(cnncodec::models::DEFAULT_MODEL),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,60 @@
+//! The built-in ladder: the elements work with no model setting, a stream names its built-in
+//! model, the decoder follows it, and a contradicting choice is an error, not a silent
+//! mismatch.
+
+mod util;
+
+use std::time::Duration;
+
+fn decode_with(decoder_props: &str, encoder_model: &str, quality: u32) -> util::RunResult {
+    let launch = format!(
+        "appsrc name=src ! comcnnenc {encoder_model} ! jpegenc quality={quality} idct-method=islow \
+         ! jpegdec idct-method=islow ! reccnndec {decoder_props} ! appsink name=sink"
+    );
+    util::run(
+        &launch,
+        vec![util::test_frame("I420", 67, 45, 3)],
+        Duration::from_secs(300),
+    )
+}
+
+#[test]
+fn the_ladder_is_built_in_and_the_default_is_part_of_it() {
+    let names = cnncodec::models::builtin_names();
+    assert!(names.len() >= 3, "models/ ships a ladder, found {names:?}");
+    assert_eq!(
+        cnncodec::models::default_model(),
+        Some(cnncodec::models::DEFAULT_MODEL)
+    );
+}
+
+#[test]
+fn with_no_model_setting_the_default_model_archives_and_restores() {
+    let res = decode_with("", "", 50).expect_ok();
+    assert_eq!(res.sizes(), vec![(67, 45)]);
+}
+
+#[test]
+fn the_decoder_follows_the_builtin_model_the_stream_names() {
+    let other = cnncodec::models::builtin_names()
+        .into_iter()
+        .find(|n| *n != cnncodec::models::DEFAULT_MODEL)
+        .expect("a second built-in model");
+    let quality = cnncodec::models::builtin(other).unwrap().meta.quality;
+    let enc = format!("model={other}");
+    let followed = decode_with("", &enc, quality).expect_ok();
+    let explicit = decode_with(&enc, &enc, quality).expect_ok();
+    let (a, b) = (
+        util::luma_of(&followed.samples[0]),
+        util::luma_of(&explicit.samples[0]),
+    );
+    assert_eq!(a.data, b.data, "following the stream = choosing its model");
+    // Choosing another model than the stream's is refused with a reason.
+    let refused = decode_with(
+        &format!("model={}", cnncodec::models::DEFAULT_MODEL),
+        &enc,
+        quality,
+    );
+    let e = refused.error.expect("a mismatched RecCNN must not run");
+    assert!(e.contains(other) && e.contains("model"), "{e}");
+}
