@@ -319,6 +319,14 @@ fn engine_cache() -> std::sync::MutexGuard<'static, EngineCache> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How many loaded engines of the model with `content_hash` are alive in this process
+/// (elements sharing one count once).
+pub fn live_engines(content_hash: &str) -> usize {
+    let mut cache = engine_cache();
+    cache.retain(|_, w| w.strong_count() > 0);
+    cache.keys().filter(|k| k.0 == content_hash).count()
+}
+
 /// Loads the model a setting names (a file, else a built-in model, else the default built-in)
 /// on the chosen backend. Elements in one process that use the same weights, backend and
 /// device share one loaded copy.
@@ -366,6 +374,144 @@ pub fn load_weights(
                 .unwrap_or_else(|_| l.to_owned())
         }),
     })
+}
+
+/// [`load_model`] announced with `Progress` messages (start, then complete or error), so an
+/// application can show that weights are loading and kernels warming up.
+pub fn load_model_announced(
+    element: &gst::Element,
+    settings: &ModelSettings,
+    backend: BackendKind,
+) -> Result<LoadedModel, String> {
+    let what = settings
+        .model_location
+        .clone()
+        .or_else(|| settings.model.clone())
+        .or_else(|| cnncodec::models::default_model().map(str::to_owned))
+        .unwrap_or_else(|| "no model".into());
+    let post = |kind: gst::ProgressType, text: String| {
+        let _ = element.post_message(
+            gst::message::Progress::builder(kind, "load-model", &text)
+                .src(element)
+                .build(),
+        );
+    };
+    post(
+        gst::ProgressType::Start,
+        format!("loading model '{what}' on {backend:?} and warming up"),
+    );
+    let result = load_model(
+        settings.model_location.as_deref(),
+        settings.model.as_deref(),
+        backend,
+        settings.device_index,
+    );
+    match &result {
+        Ok(m) => post(
+            gst::ProgressType::Complete,
+            format!(
+                "model '{}' ready on {}",
+                m.weights.meta.name,
+                m.engine.describe()
+            ),
+        ),
+        Err(e) => post(gst::ProgressType::Error, e.clone()),
+    }
+    result
+}
+
+/// Per-frame timing of the network: the `stats` property and the latency the element adds.
+#[derive(Debug, Default)]
+pub struct FrameTimes {
+    frames: u64,
+    total: std::time::Duration,
+    max: std::time::Duration,
+    /// The processing latency last answered to a LATENCY query.
+    reported: std::time::Duration,
+}
+
+impl FrameTimes {
+    /// Records one frame; true when it took notably longer than the latency reported so far
+    /// (the element then posts a LATENCY message so live pipelines re-query).
+    pub fn record(&mut self, took: std::time::Duration) -> bool {
+        self.frames += 1;
+        self.total += took;
+        self.max = self.max.max(took);
+        took > self.reported + self.reported / 10
+    }
+
+    /// The processing latency to add in a LATENCY query: the slowest frame measured so far.
+    pub fn latency_to_report(&mut self) -> gst::ClockTime {
+        self.reported = self.max;
+        gst::ClockTime::from_nseconds(self.max.as_nanos() as u64)
+    }
+
+    /// The read-only `stats` structure.
+    pub fn to_structure(
+        &self,
+        model: Option<&LoadedModel>,
+        settings: &ModelSettings,
+    ) -> gst::Structure {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let mean = if self.frames > 0 {
+            ms(self.total) / self.frames as f64
+        } else {
+            0.0
+        };
+        gst::Structure::builder("cnncodec-stats")
+            .field("frames", self.frames)
+            .field("mean-ms", mean)
+            .field("max-ms", ms(self.max))
+            .field("backend", &settings.backend)
+            .field("device", settings.device_index)
+            .field("precision", "fp32")
+            .field(
+                "model",
+                model.map_or(String::new(), |m| m.weights.meta.name.clone()),
+            )
+            .field(
+                "model-hash",
+                model.map_or(String::new(), |m| m.weights.meta.short_hash().to_owned()),
+            )
+            .field(
+                "engine",
+                model.map_or(String::new(), |m| m.engine.describe()),
+            )
+            .build()
+    }
+}
+
+/// The `stats` property both elements have.
+pub fn stats_property() -> glib::ParamSpec {
+    glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+        .nick("Statistics")
+        .blurb(
+            "Read-only: frames processed since start, mean-ms and max-ms of the network per \
+             frame, backend, device, precision, model, model-hash, engine",
+        )
+        .read_only()
+        .build()
+}
+
+/// Answers a LATENCY query on the source pad: upstream's latency, plus this element's
+/// measured processing time when upstream is live.
+pub fn answer_latency(
+    element: &gst_base::BaseTransform,
+    query: &mut gst::query::Latency,
+    times: &Mutex<FrameTimes>,
+) -> bool {
+    let mut upstream = gst::query::Latency::new();
+    if !element.sink_pad().peer_query(&mut upstream) {
+        return false;
+    }
+    let (live, min, max) = upstream.result();
+    if live {
+        let ours = times.lock().unwrap().latency_to_report();
+        query.set(live, min + ours, max.map(|m| m + ours));
+    } else {
+        query.set(live, min, max);
+    }
+    true
 }
 
 /// Plane `i` of a mapped frame as a packed 8-bit image.

@@ -9,7 +9,7 @@ mod common;
 mod reccnndec;
 pub mod runner;
 
-pub use common::{StreamInfo, STREAM_INFO_NAME};
+pub use common::{live_engines, StreamInfo, STREAM_INFO_NAME};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     comcnnenc::register(plugin)?;

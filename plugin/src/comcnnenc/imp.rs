@@ -8,7 +8,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, LoadedModel, ModelSettings, StreamInfo};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo};
 use cnncodec::image::downscale_box2;
 use cnncodec::pipeline::compress_luma;
 
@@ -30,6 +30,7 @@ struct State {
 }
 
 pub struct ComCnnEnc {
+    times: Mutex<FrameTimes>,
     settings: Mutex<ModelSettings>,
     state: Mutex<State>,
 }
@@ -37,6 +38,7 @@ pub struct ComCnnEnc {
 impl Default for ComCnnEnc {
     fn default() -> Self {
         Self {
+            times: Mutex::new(FrameTimes::default()),
             settings: Mutex::new(ModelSettings::new()),
             state: Mutex::new(State::default()),
         }
@@ -52,7 +54,11 @@ impl ObjectSubclass for ComCnnEnc {
 
 impl ObjectImpl for ComCnnEnc {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(common::model_properties);
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = common::model_properties();
+            props.push(common::stats_property());
+            props
+        });
         PROPS.as_ref()
     }
 
@@ -63,8 +69,23 @@ impl ObjectImpl for ComCnnEnc {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
-        common::model_property(&s, pspec).expect("every property is a model property")
+        let s = self.settings.lock().unwrap().clone();
+        if pspec.name() == "stats" {
+            let model = self.state.lock().unwrap().model.clone();
+            return self
+                .times
+                .lock()
+                .unwrap()
+                .to_structure(model.as_ref(), &s)
+                .to_value();
+        }
+        common::model_property(&s, pspec).expect("every other property is a model property")
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Archiving keeps every frame; live preview opts in to dropping late ones (qos=true).
+        self.obj().set_qos(false);
     }
 }
 
@@ -96,18 +117,23 @@ impl BaseTransformImpl for ComCnnEnc {
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src {
+            if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+                return common::answer_latency(self.obj().upcast_ref(), q, &self.times);
+            }
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
         let backend = settings
             .backend_kind()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        let model = common::load_model(
-            settings.model_location.as_deref(),
-            settings.model.as_deref(),
-            backend,
-            settings.device_index,
-        )
-        .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+        let model = common::load_model_announced(self.obj().upcast_ref(), &settings, backend)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+        *self.times.lock().unwrap() = FrameTimes::default();
         gst::info!(
             CAT,
             imp = self,
@@ -219,16 +245,29 @@ impl VideoFilterImpl for ComCnnEnc {
         }
 
         let luma = common::read_plane(inframe, 0);
+        let started = std::time::Instant::now();
         let compact = common::guard("ComCNN", || compress_luma(model.engine.as_ref(), &luma))
             .map_err(|e| {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
                 gst::FlowError::Error
             })?;
+        self.frame_done(started.elapsed());
         common::write_plane(outframe, 0, &compact);
         for plane in 1..inframe.n_planes() {
             let chroma = downscale_box2(&common::read_plane(inframe, plane));
             common::write_plane(outframe, plane, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl ComCnnEnc {
+    /// Records a frame's network time; a frame notably slower than the latency reported so
+    /// far makes live pipelines re-query it.
+    fn frame_done(&self, took: std::time::Duration) {
+        if self.times.lock().unwrap().record(took) {
+            let obj = self.obj();
+            let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
+        }
     }
 }

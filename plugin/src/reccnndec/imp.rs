@@ -8,7 +8,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, LoadedModel, ModelSettings, StreamInfo};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo};
 use cnncodec::pipeline::{is_original_of, resize_plane, restore_luma};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -38,6 +38,7 @@ struct State {
 }
 
 pub struct RecCnnDec {
+    times: Mutex<FrameTimes>,
     settings: Mutex<Settings>,
     state: Mutex<State>,
 }
@@ -45,6 +46,7 @@ pub struct RecCnnDec {
 impl Default for RecCnnDec {
     fn default() -> Self {
         Self {
+            times: Mutex::new(FrameTimes::default()),
             settings: Mutex::new(Settings {
                 model: ModelSettings::new(),
                 width: 0,
@@ -83,6 +85,7 @@ impl ObjectImpl for RecCnnDec {
                         .build(),
                 );
             }
+            props.push(common::stats_property());
             props
         });
         PROPS.as_ref()
@@ -104,12 +107,26 @@ impl ObjectImpl for RecCnnDec {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
+        let s = self.settings.lock().unwrap().clone();
         match pspec.name() {
+            "stats" => {
+                let model = self.state.lock().unwrap().model.clone();
+                self.times
+                    .lock()
+                    .unwrap()
+                    .to_structure(model.as_ref(), &s.model)
+                    .to_value()
+            }
             "width" => s.width.to_value(),
             "height" => s.height.to_value(),
             _ => common::model_property(&s.model, pspec).expect("known property"),
         }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Archiving keeps every frame; live preview opts in to dropping late ones (qos=true).
+        self.obj().set_qos(false);
     }
 }
 
@@ -256,17 +273,23 @@ impl BaseTransformImpl for RecCnnDec {
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src {
+            if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+                return common::answer_latency(self.obj().upcast_ref(), q, &self.times);
+            }
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().model.clone();
         let backend = settings
             .backend_kind()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        let model = match common::load_model(
-            settings.model_location.as_deref(),
-            settings.model.as_deref(),
-            backend,
-            settings.device_index,
-        ) {
+        *self.times.lock().unwrap() = FrameTimes::default();
+        let model = match common::load_model_announced(self.obj().upcast_ref(), &settings, backend)
+        {
             Ok(m) => Some(m),
             // Without a setting the stream may still name its model; decide at the first frame.
             Err(e) if settings.model_location.is_none() && settings.model.is_none() => {
@@ -393,6 +416,7 @@ impl VideoFilterImpl for RecCnnDec {
             outframe.info().height() as usize,
         );
         let decoded = common::read_plane(inframe, 0);
+        let started = std::time::Instant::now();
         let restored = common::guard("RecCNN", || {
             restore_luma(model.engine.as_ref(), &decoded, w, h)
         })
@@ -400,6 +424,7 @@ impl VideoFilterImpl for RecCnnDec {
             gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;
+        self.frame_done(started.elapsed());
         common::write_plane(outframe, 0, &restored);
         for plane in 1..inframe.n_planes() {
             let out_info = outframe.info();
@@ -411,5 +436,16 @@ impl VideoFilterImpl for RecCnnDec {
             common::write_plane(outframe, plane, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl RecCnnDec {
+    /// Records a frame's network time; a frame notably slower than the latency reported so
+    /// far makes live pipelines re-query it.
+    fn frame_done(&self, took: std::time::Duration) {
+        if self.times.lock().unwrap().record(took) {
+            let obj = self.obj();
+            let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
+        }
     }
 }
