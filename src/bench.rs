@@ -43,19 +43,19 @@ pub struct BenchResult {
 impl BenchResult {
     pub fn row(&self) -> String {
         format!(
-            "| {} | {}x{} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {}x{} | {:.1} | {:.2} | {:.1} | {:.1} |",
             self.network,
             self.width,
             self.height,
             self.ms_per_frame,
+            1000.0 / self.ms_per_frame,
             self.gflop_per_frame,
             self.gflops
         )
     }
 }
 
-pub const TABLE_HEADER: &str =
-    "| network | frame | ms/frame | GFLOP/frame | GFLOP/s |\n| --- | --- | --- | --- | --- |";
+pub const TABLE_HEADER: &str = "| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s |\n| --- | --- | --- | --- | --- | --- |";
 
 /// Times `frames` forwards of each network (after one warm-up) at `w` x `h`.
 pub fn bench_size(
@@ -65,7 +65,7 @@ pub fn bench_size(
     w: usize,
     h: usize,
     frames: usize,
-) -> [BenchResult; 2] {
+) -> [BenchResult; 3] {
     let input = Plane::new(
         w,
         h,
@@ -87,6 +87,18 @@ pub fn bench_size(
     let rec_ms = time(&|| {
         std::hint::black_box(engine.residual(&input));
     });
+    // The whole decode step as reccnndec runs it: bicubic x2 of an 8-bit compact frame, then
+    // RecCNN, then rounding.
+    let compact = crate::image::GrayImage::new(
+        w.div_ceil(2),
+        h.div_ceil(2),
+        (0..w.div_ceil(2) * h.div_ceil(2))
+            .map(|i| ((i * 31) % 255) as u8)
+            .collect(),
+    );
+    let decode_ms = time(&|| {
+        std::hint::black_box(crate::pipeline::restore_luma(engine, &compact, w, h));
+    });
     let mk = |network, ms: f64, flops: f64| BenchResult {
         network,
         width: w,
@@ -98,6 +110,7 @@ pub fn bench_size(
     [
         mk("ComCNN", com_ms, comcnn_flops(com, w, h)),
         mk("RecCNN", rec_ms, reccnn_flops(rec, w, h)),
+        mk("decode (bicubic + RecCNN)", decode_ms, reccnn_flops(rec, w, h)),
     ]
 }
 
@@ -109,12 +122,26 @@ pub fn report(
     backend: crate::BackendKind,
 ) -> Result<String, String> {
     let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
-    let weights = crate::ModelWeights::random("bench", com.clone(), rec.clone(), 1);
-    let engine = crate::load_engine(&weights, backend, 0)?;
+    let weights = crate::ModelWeights::random("paper-size networks", com, rec, 1);
+    report_for(&weights, frames, sizes, backend)
+}
+
+/// [`report`] for the architecture of `weights` (a built-in or trained model).
+pub fn report_for(
+    weights: &crate::ModelWeights,
+    frames: usize,
+    sizes: &[(usize, usize)],
+    backend: crate::BackendKind,
+) -> Result<String, String> {
+    let (com, rec) = (weights.meta.comcnn.clone(), weights.meta.reccnn.clone());
+    let engine = crate::load_engine(weights, backend, 0)?;
     let mut out = format!(
-        "{} backend, {} cores, paper-size networks, {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
+        "{} backend, {} cores, {} (RecCNN {} features x {} layers), {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
         engine.describe(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        weights.meta.name,
+        rec.features,
+        rec.depth
     );
     for &(w, h) in sizes {
         for r in bench_size(engine.as_ref(), &com, &rec, w, h, frames) {

@@ -35,6 +35,7 @@ pub const USAGE: &str = "usage:
                  [--stop-gain DB]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]
+                 [--model PATH|NAME | --features N --depth N]
   cnncodec models [--json]";
 
 fn main() -> ExitCode {
@@ -62,7 +63,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn bench(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["frames", "sizes", "backend"])?;
+    let args = Args::parse(raw, &["frames", "sizes", "backend", "model", "features", "depth"])?;
     let frames: usize = args.parsed("frames", 3)?;
     let sizes: Vec<(usize, usize)> = args
         .get("sizes")
@@ -77,6 +78,20 @@ fn bench(raw: &[String]) -> Result<(), String> {
         })
         .collect::<Result<_, String>>()?;
     let backend: BackendKind = args.get("backend").unwrap_or("cpu").parse()?;
-    print!("{}", cnncodec::bench::report(frames, &sizes, backend)?);
+    let weights = match args.get("model") {
+        Some(m) => codec::ModelRef::parse(m)?.load()?,
+        None => cnncodec::ModelWeights::random(
+            "paper-size networks",
+            cnncodec::model::ComCnnConfig::new(),
+            cnncodec::model::RecCnnConfig::new()
+                .with_features(args.parsed("features", 64)?)
+                .with_depth(args.parsed("depth", 20)?),
+            1,
+        ),
+    };
+    print!(
+        "{}",
+        cnncodec::bench::report_for(&weights, frames, &sizes, backend)?
+    );
     Ok(())
 }

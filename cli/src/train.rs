@@ -119,20 +119,32 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 (w, format!("{init} initialisation, seed {}", options.seed))
             }
             Err(_) => {
-                if args.get("features").is_some() || args.get("depth").is_some() {
-                    return Err(
-                        "--init MODEL takes the architecture from that model; drop --features/--depth"
-                            .into(),
-                    );
-                }
-                let from = ModelWeights::load(std::path::Path::new(init)).map_err(|e| {
-                    format!("--init {init}: not matconvnet, downsampler or a model ({e})")
-                })?;
+                let from = ModelWeights::load(std::path::Path::new(init))
+                    .map_err(|e| format!("--init {init}: not matconvnet, downsampler or a model ({e})"))?;
                 let origin = format!(
                     "initialised from '{}' (content hash {}; {})",
                     from.meta.name, from.meta.content_hash, from.meta.provenance
                 );
-                (from, origin)
+                if args.get("features").is_none() && args.get("depth").is_none() {
+                    (from, origin)
+                } else {
+                    // A new RecCNN (for example a smaller, faster one) behind that ComCNN.
+                    let rec = RecCnnConfig::new()
+                        .with_features(args.parsed("features", from.meta.reccnn.features)?)
+                        .with_depth(args.parsed("depth", from.meta.reccnn.depth)?);
+                    let mut w = ModelWeights::random(&name, from.meta.comcnn.clone(), rec.clone(), options.seed);
+                    initialise(&mut w, InitScheme::MatConvNet, options.seed);
+                    w.comcnn = from.comcnn.clone();
+                    w.meta.content_hash =
+                        cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    (
+                        w,
+                        format!(
+                            "ComCNN {origin}; RecCNN of {} features x {} layers, matconvnet initialisation, seed {}",
+                            rec.features, rec.depth, options.seed
+                        ),
+                    )
+                }
             }
         };
         start.meta.name = name;

@@ -3,10 +3,14 @@
 //! Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format;
 //! the network runs on the luma plane and chroma is box-averaged. The original size and the
 //! model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
+//! `model` picks a built-in model (default `jpeg-q50`); each is trained for the `jpegenc`
+//! quality in its name. `qos` is off: every frame is kept (set it for live preview to drop
+//! late frames before the network). `stats` reports frames and time per frame; the LATENCY
+//! query adds the measured time when upstream is live.
 //!
 //! ```text
 //! gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=352,height=288 ! \
-//!     comcnnenc model-location=model.cnnmodel ! jpegenc quality=50 idct-method=islow ! \
+//!     comcnnenc model=jpeg-q50 ! jpegenc quality=50 idct-method=islow ! \
 //!     matroskamux ! filesink location=archive.mkv
 //! ```
 use gst::glib;
