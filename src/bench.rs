@@ -110,7 +110,11 @@ pub fn bench_size(
     [
         mk("ComCNN", com_ms, comcnn_flops(com, w, h)),
         mk("RecCNN", rec_ms, reccnn_flops(rec, w, h)),
-        mk("decode (bicubic + RecCNN)", decode_ms, reccnn_flops(rec, w, h)),
+        mk(
+            "decode (bicubic + RecCNN)",
+            decode_ms,
+            reccnn_flops(rec, w, h),
+        ),
     ]
 }
 

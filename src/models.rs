@@ -17,6 +17,9 @@ include!(concat!(env!("OUT_DIR"), "/builtin_models.rs"));
 /// quality 50), where the framework's gain over plain JPEG is largest per byte saved.
 pub const DEFAULT_MODEL: &str = "jpeg-q50";
 
+/// Short names users may type for a built-in model.
+pub const ALIASES: &[(&str, &str)] = &[("fast", "jpeg-q50-fast")];
+
 /// Models shipped inside the library, sorted by name.
 pub fn builtin_models() -> &'static [BuiltinModel] {
     BUILTIN
@@ -25,6 +28,18 @@ pub fn builtin_models() -> &'static [BuiltinModel] {
 /// The names of the built-in models, for messages and property docs.
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|m| m.name).collect()
+}
+
+/// The JPEG ladder: one full-size model per compact quality (`jpeg-qN`), by quality.
+pub fn ladder_names() -> Vec<&'static str> {
+    let quality = |n: &str| n.strip_prefix("jpeg-q").and_then(|q| q.parse::<u32>().ok());
+    let mut v: Vec<&'static str> = BUILTIN
+        .iter()
+        .map(|m| m.name)
+        .filter(|n| quality(n).is_some())
+        .collect();
+    v.sort_by_key(|n| quality(n));
+    v
 }
 
 /// The default model's name, when this build has it.
@@ -46,6 +61,10 @@ pub fn no_model_message() -> String {
 
 /// Loads the built-in model `name`.
 pub fn builtin(name: &str) -> Result<ModelWeights, String> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, full)| full);
     let model = BUILTIN.iter().find(|m| m.name == name).ok_or_else(|| {
         if BUILTIN.is_empty() {
             format!("model '{name}': {}", no_model_message())
@@ -131,7 +150,7 @@ mod tests {
             let w = builtin(m.name).unwrap();
             assert_eq!(w.meta.name, m.name, "file name and model name differ");
             assert!(
-                m.name.ends_with(&format!("q{}", w.meta.quality)),
+                m.name.contains(&format!("q{}", w.meta.quality)),
                 "{}: trained for quality {}",
                 m.name,
                 w.meta.quality

@@ -513,6 +513,12 @@ impl ModelWeights {
         Self::from_networks(meta, &com, &rec)
     }
 
+    /// A short hash of the ComCNN alone: streams it made decode with any RecCNN trained
+    /// behind the same ComCNN (for example a faster one).
+    pub fn comcnn_hash(&self) -> String {
+        content_hash(&self.comcnn, &TensorMap::new())[..16].to_owned()
+    }
+
     /// Builds the ComCNN on `device`.
     pub fn comcnn<B: Backend>(&self, device: &B::Device) -> ComCnn<B> {
         let mut net = self.meta.comcnn.init::<B>(device);

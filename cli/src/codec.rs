@@ -22,7 +22,9 @@ impl ModelRef {
         if path.exists() {
             return Ok(Self::File(path));
         }
-        if cnncodec::models::builtin_names().contains(&spec) {
+        if cnncodec::models::builtin_names().contains(&spec)
+            || cnncodec::models::ALIASES.iter().any(|(a, _)| *a == spec)
+        {
             return Ok(Self::Builtin(spec.to_owned()));
         }
         Err(format!(

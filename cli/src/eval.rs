@@ -165,7 +165,7 @@ fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
 }
 
 /// The framework's points from `--model SPEC[@Q,Q...]` options; SPEC is a model file or
-/// folder, a built-in model's name, or `builtin` for every built-in JPEG model.
+/// folder, a built-in model's name, or `builtin` for the built-in JPEG ladder.
 fn framework_points(args: &Args) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
     for spec in args.all("model") {
@@ -174,7 +174,7 @@ fn framework_points(args: &Args) -> Result<Vec<(String, Operating)>, String> {
             None => (spec, None),
         };
         let models = if spec == "builtin" {
-            let names = cnncodec::models::builtin_names();
+            let names = cnncodec::models::ladder_names();
             if names.is_empty() {
                 return Err("--model builtin: this build has no built-in model".into());
             }

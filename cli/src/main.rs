@@ -63,7 +63,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn bench(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["frames", "sizes", "backend", "model", "features", "depth"])?;
+    let args = Args::parse(
+        raw,
+        &["frames", "sizes", "backend", "model", "features", "depth"],
+    )?;
     let frames: usize = args.parsed("frames", 3)?;
     let sizes: Vec<(usize, usize)> = args
         .get("sizes")

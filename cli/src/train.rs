@@ -119,8 +119,9 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 (w, format!("{init} initialisation, seed {}", options.seed))
             }
             Err(_) => {
-                let from = ModelWeights::load(std::path::Path::new(init))
-                    .map_err(|e| format!("--init {init}: not matconvnet, downsampler or a model ({e})"))?;
+                let from = ModelWeights::load(std::path::Path::new(init)).map_err(|e| {
+                    format!("--init {init}: not matconvnet, downsampler or a model ({e})")
+                })?;
                 let origin = format!(
                     "initialised from '{}' (content hash {}; {})",
                     from.meta.name, from.meta.content_hash, from.meta.provenance
@@ -132,11 +133,15 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     let rec = RecCnnConfig::new()
                         .with_features(args.parsed("features", from.meta.reccnn.features)?)
                         .with_depth(args.parsed("depth", from.meta.reccnn.depth)?);
-                    let mut w = ModelWeights::random(&name, from.meta.comcnn.clone(), rec.clone(), options.seed);
+                    let mut w = ModelWeights::random(
+                        &name,
+                        from.meta.comcnn.clone(),
+                        rec.clone(),
+                        options.seed,
+                    );
                     initialise(&mut w, InitScheme::MatConvNet, options.seed);
                     w.comcnn = from.comcnn.clone();
-                    w.meta.content_hash =
-                        cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
                     (
                         w,
                         format!(

@@ -121,6 +121,8 @@ pub struct StreamInfo {
     pub height: u32,
     pub model_name: String,
     pub model_hash: String,
+    /// The ComCNN's own hash: any RecCNN trained behind it may decode the stream.
+    pub comcnn_hash: String,
     pub model_location: Option<String>,
 }
 
@@ -131,7 +133,8 @@ impl StreamInfo {
             .field("width", self.width as i32)
             .field("height", self.height as i32)
             .field("model", &self.model_name)
-            .field("hash", &self.model_hash);
+            .field("hash", &self.model_hash)
+            .field("comcnn", &self.comcnn_hash);
         if let Some(l) = &self.model_location {
             s = s.field("location", l);
         }
@@ -150,6 +153,7 @@ impl StreamInfo {
             height,
             model_name: s.get::<String>("model").unwrap_or_default(),
             model_hash: s.get::<String>("hash").unwrap_or_default(),
+            comcnn_hash: s.get::<String>("comcnn").unwrap_or_default(),
             model_location: s.get::<String>("location").ok(),
         })
     }
@@ -555,6 +559,7 @@ mod tests {
             height: 289,
             model_name: "m".into(),
             model_hash: "0123456789abcdef".into(),
+            comcnn_hash: "fedcba9876543210".into(),
             model_location: Some("/models/with \"quotes\", commas.cnnmodel".into()),
         }
     }

@@ -58,3 +58,26 @@ fn the_decoder_follows_the_builtin_model_the_stream_names() {
     let e = refused.error.expect("a mismatched RecCNN must not run");
     assert!(e.contains(other) && e.contains("model"), "{e}");
 }
+
+#[test]
+fn the_fast_model_decodes_streams_of_the_default_encoder_only() {
+    // `fast` is a smaller RecCNN trained behind the default model's ComCNN.
+    let fast = cnncodec::models::builtin("fast").expect("the CPU-class model is built in");
+    let default = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
+    assert_eq!(fast.comcnn_hash(), default.comcnn_hash());
+    assert!(fast.meta.reccnn.depth < default.meta.reccnn.depth);
+    let res = decode_with("model=fast", "", fast.meta.quality).expect_ok();
+    assert_eq!(res.sizes(), vec![(67, 45)]);
+    // A stream from another ComCNN is refused.
+    let other = cnncodec::models::ladder_names()
+        .into_iter()
+        .map(|n| cnncodec::models::builtin(n).unwrap())
+        .find(|w| w.comcnn_hash() != default.comcnn_hash());
+    if let Some(other) = other {
+        let enc = format!("model={}", other.meta.name);
+        let e = decode_with("model=fast", &enc, other.meta.quality)
+            .error
+            .expect("a RecCNN behind another ComCNN must not run");
+        assert!(e.contains("model"), "{e}");
+    }
+}

@@ -206,6 +206,7 @@ impl VideoFilterImpl for ComCnnEnc {
             height: in_info.height(),
             model_name: model.weights.meta.name.clone(),
             model_hash: model.weights.meta.short_hash().to_owned(),
+            comcnn_hash: model.weights.comcnn_hash(),
             model_location: model.location.clone(),
         };
         gst::debug!(

@@ -194,12 +194,17 @@ impl RecCnnDec {
                 (
                     m.weights.meta.name.clone(),
                     m.weights.meta.short_hash().to_owned(),
+                    m.weights.comcnn_hash(),
                 )
             })
         };
-        if info.model_hash.is_empty()
-            || current.as_ref().map(|c| c.1.as_str()) == Some(info.model_hash.as_str())
-        {
+        let same_model = current.as_ref().map(|c| c.1.as_str()) == Some(info.model_hash.as_str());
+        // A RecCNN chosen by the user that was trained behind the stream's ComCNN (for
+        // example a faster one) decodes it as well.
+        let chosen_fits = (settings.model.is_some() || settings.model_location.is_some())
+            && !info.comcnn_hash.is_empty()
+            && current.as_ref().map(|c| c.2.as_str()) == Some(info.comcnn_hash.as_str());
+        if info.model_hash.is_empty() || same_model || chosen_fits {
             self.state.lock().unwrap().pending_error = None;
             return;
         }
@@ -218,7 +223,7 @@ impl RecCnnDec {
             (None, None) => None,
         };
         let outcome = if let Some(property) = chosen {
-            let (name, hash) = current.unwrap_or_default();
+            let (name, hash, _) = current.unwrap_or_default();
             Err(format!(
                 "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
             ))
