@@ -166,9 +166,9 @@ fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
 
 /// The framework's points from `--model SPEC[@Q,Q...]` options; SPEC is a model file or
 /// folder, a built-in model's name, or `builtin` for the built-in JPEG ladder.
-fn framework_points(args: &Args) -> Result<Vec<(String, Operating)>, String> {
+fn framework_points(args: &Args, option: &str) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
-    for spec in args.all("model") {
+    for spec in args.all(option) {
         let (spec, qualities) = match spec.rsplit_once('@') {
             Some((p, q)) => (p, Some(parse_qualities(q)?)),
             None => (spec, None),
@@ -339,6 +339,8 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             "out",
             "name",
             "colour",
+            "also-model",
+            "also-name",
         ],
     )?;
     let colour = match args.get("colour").unwrap_or("luma") {
@@ -362,14 +364,20 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             .collect(),
         per_image: vec![],
     }];
-    let fw = framework_points(&args)?;
-    if !fw.is_empty() {
-        curves.push(Curve {
-            name: args.get("name").unwrap_or("framework").to_owned(),
-            description: "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec".into(),
-            points: fw,
-            per_image: vec![],
-        });
+    // The framework curve, and optionally a second one (`--also-model`) to compare with it.
+    for (option, name_option, default_name) in [
+        ("model", "name", "framework"),
+        ("also-model", "also-name", "second framework curve"),
+    ] {
+        let fw = framework_points(&args, option)?;
+        if !fw.is_empty() {
+            curves.push(Curve {
+                name: args.get(name_option).unwrap_or(default_name).to_owned(),
+                description: "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec".into(),
+                points: fw,
+                per_image: vec![],
+            });
+        }
     }
     gstcnncodec::runner::init();
     let total = images.len() * curves.iter().map(|c| c.points.len()).sum::<usize>();
@@ -421,7 +429,13 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             if metric == "psnr-rgb" && !colour {
                 continue;
             }
-            bd.push(bd_entry(&curves[0], &curves[1], metric, f));
+            // Each framework curve against plain JPEG, then the second against the first.
+            for test in &curves[1..] {
+                bd.push(bd_entry(&curves[0], test, metric, f));
+            }
+            if curves.len() > 2 {
+                bd.push(bd_entry(&curves[1], &curves[2], metric, f));
+            }
         }
     }
     let report = json!({

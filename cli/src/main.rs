@@ -28,7 +28,7 @@ use args::Args;
 pub const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
   cnncodec eval [--data DIR] [--split NAME] [--model PATH|NAME|builtin[@Q,Q...]]... [--jpeg-qualities Q,Q...]
-                [--colour luma|rgb]
+                [--colour luma|rgb] [--name NAME] [--also-model SPEC]... [--also-name NAME]
                 [--out DIR] [IMAGE.png ...]
   cnncodec train --out DIR [--quality Q] [--split train] [--data DIR] [--stages N] [--steps N]
                  [--init matconvnet|downsampler|MODEL] [--rec-lr A:B] [--com-lr A:B]
