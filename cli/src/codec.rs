@@ -216,3 +216,25 @@ mod tests {
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
     }
 }
+
+/// Stock JPEG at a different quality for each successive image (cycling through
+/// `qualities`): trains one RecCNN for a range of qualities, a base for per-quality models.
+pub struct MixedJpeg {
+    pub qualities: Vec<u32>,
+    pub next: std::cell::Cell<usize>,
+}
+
+impl cnncodec::train::CompactCodec for MixedJpeg {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        plain_jpeg(compact, self.qualities[i % self.qualities.len()]).map(|c| c.image)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "GStreamer jpegenc idct-method=islow ! jpegdec idct-method=islow, quality cycling over {:?} image by image",
+            self.qualities
+        )
+    }
+}

@@ -18,7 +18,7 @@ use cnncodec::train::{initialise, CompactCodec, InitScheme, StepReport, TrainOpt
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
-use crate::codec::StockJpeg;
+use crate::codec::{MixedJpeg, StockJpeg};
 
 pub fn run_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
@@ -107,9 +107,10 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         let init = args.get("init").unwrap_or("matconvnet");
         let (mut start, origin) = match init.parse::<InitScheme>() {
             Ok(scheme) => {
+                let com_features = args.parsed("com-features", args.parsed("features", 64)?)?;
                 let mut w = ModelWeights::random(
                     &name,
-                    ComCnnConfig::new().with_features(args.parsed("features", 64)?),
+                    ComCnnConfig::new().with_features(com_features),
                     RecCnnConfig::new()
                         .with_features(args.parsed("features", 64)?)
                         .with_depth(args.parsed("depth", 20)?),
@@ -158,15 +159,40 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         start.meta.provenance = format!(
             "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, {origin}; command `cnncodec {}`, commit {}",
             images.len(),
-            StockJpeg { quality }.describe(),
+            match args.get("mix-qualities") {
+                Some(list) => format!("stock JPEG with quality cycling over {list} image by image"),
+                None => StockJpeg { quality }.describe(),
+            },
             raw.join(" "),
             option_env!("COMMIT_ID").unwrap_or("unknown")
         );
         Trainer::new(start, options)?
     };
     // The codec of the model being trained, also when resuming.
-    let codec = StockJpeg {
+    let single = StockJpeg {
         quality: trainer.weights.meta.quality,
+    };
+    let mixed = match args.get("mix-qualities") {
+        Some(list) => Some(MixedJpeg {
+            qualities: list
+                .split(',')
+                .map(|q| {
+                    q.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|q| (1..=100).contains(q))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or(format!(
+                    "--mix-qualities {list}: expected qualities 1-100 such as 10,30,50"
+                ))?,
+            next: Default::default(),
+        }),
+        None => None,
+    };
+    let codec: &dyn CompactCodec = match &mixed {
+        Some(m) => m,
+        None => &single,
     };
 
     let log_path = out.join("train.log");
@@ -193,7 +219,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
-    trainer.run(&images, &dev, &codec, Some(&out), &mut |r: &StepReport| {
+    trainer.run(&images, &dev, codec, Some(&out), &mut |r: &StepReport| {
         done += 1;
         let eta = started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
         eprint!(
