@@ -40,6 +40,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "rec-lr",
             "com-lr",
             "stop-gain",
+            "mix-qualities",
+            "com-features",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
