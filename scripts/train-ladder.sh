@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# Trains the shipped models exactly as they were made (see models/README.md), into runs/:
-# the JPEG ladder (one RecCNN per compact quality, fine-tuned from the paper authors'
-# released model with the stock jpegenc/jpegdec in the loop) and the CPU-class `fast` model
-# (a 16-feature, 6-layer RecCNN trained from scratch behind the same ComCNN).
+# Trains the shipped models exactly as they were made (see models/README.md), into runs/, on
+# the CPU, from scratch (no released weights are used):
+#  1. jpeg-mixed: ComCNN started as a 2x2 mean down-sampler (8 features, kept as started) and a
+#     32-feature, 10-layer RecCNN trained over compact JPEG qualities 10-70 (stock
+#     jpegenc/jpegdec in the loop, quality cycling image by image);
+#  2. jpeg-qN: jpeg-mixed's RecCNN fine-tuned at each compact quality N (the ladder);
+#  3. jpeg-q50-fast: a 16-feature, 6-layer RecCNN behind the same ComCNN, trained at quality 50.
 # Re-running resumes every unfinished run from its checkpoint. Then copy
 # runs/<name>/model.cnnmodel to models/<name>.cnnmodel and run scripts/measure-models.sh.
-#   scripts/train-ladder.sh [QUALITY...]     (default: 10 20 30 50 70 and fast)
+#   scripts/train-ladder.sh [QUALITY...]     (default: 10 20 30 50 70, then fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-released=${CNNCODEC_REFERENCE:-../shared/reference}/official-qf50
-[ -d "$released" ] || { echo "needs the released model at $released (set CNNCODEC_REFERENCE)" >&2; exit 1; }
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
-for q in "${@:-10 20 30 50 70 fast}"; do
-  for one in $q; do
-    if [ "$one" = fast ]; then
-      $bin train --out runs/jpeg-q50-fast --quality 50 --split train,train-video \
-        --init "$released" --features 16 --depth 6 --stages 1 --steps 1500 --batch 16 \
-        --patch 40 --rec-lr 1e-3:1e-5 --seed 7 --name jpeg-q50-fast
-    else
-      $bin train --out "runs/jpeg-q$one" --quality "$one" --split train,train-video \
-        --init "$released" --stages 1 --steps 240 --batch 16 --patch 40 \
-        --rec-lr 1e-4:1e-5 --seed "$one" --name "jpeg-q$one"
-    fi
-  done
+common=(--split train,train-video --stages 1 --batch 16 --patch 40)
+$bin train --out runs/jpeg-mixed --quality 30 --mix-qualities 10,20,30,50,70 \
+  --init downsampler --features 32 --com-features 8 --depth 10 --steps 1600 \
+  --rec-lr 1e-3:1e-5 --seed 1 --name jpeg-mixed "${common[@]}"
+for q in ${@:-10 20 30 50 70 fast}; do
+  if [ "$q" = fast ]; then
+    $bin train --out runs/jpeg-q50-fast --quality 50 --init downsampler --features 16 \
+      --com-features 8 --depth 6 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+      --name jpeg-q50-fast "${common[@]}"
+  else
+    $bin train --out "runs/jpeg-q$q" --quality "$q" --init runs/jpeg-mixed/model.cnnmodel \
+      --steps 200 --rec-lr 1e-4:1e-5 --seed "$q" --name "jpeg-q$q" "${common[@]}"
+  fi
 done
