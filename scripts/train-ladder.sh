@@ -26,6 +26,6 @@ for q in ${@:-10 20 30 50 70 fast}; do
       --name jpeg-q50-fast "${common[@]}"
   else
     $bin train --out "runs/jpeg-q$q" --quality "$q" --init runs/jpeg-mixed/model.cnnmodel \
-      --steps 200 --rec-lr 1e-4:1e-5 --seed "$q" --name "jpeg-q$q" "${common[@]}"
+      --steps 150 --rec-lr 1e-4:1e-5 --seed "$q" --name "jpeg-q$q" "${common[@]}"
   fi
 done
