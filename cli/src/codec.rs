@@ -193,6 +193,28 @@ impl cnncodec::train::CompactCodec for StockJpeg {
     }
 }
 
+/// Stock JPEG at a different quality for each successive image (cycling through
+/// `qualities`): trains one RecCNN for a range of qualities, a base for per-quality models.
+pub struct MixedJpeg {
+    pub qualities: Vec<u32>,
+    pub next: std::cell::Cell<usize>,
+}
+
+impl cnncodec::train::CompactCodec for MixedJpeg {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        plain_jpeg(compact, self.qualities[i % self.qualities.len()]).map(|c| c.image)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "GStreamer jpegenc idct-method=islow ! jpegdec idct-method=islow, quality cycling over {:?} image by image",
+            self.qualities
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,27 +236,5 @@ mod tests {
         assert_eq!(decoded.data, to_u8(&g["decoded_u8"].1));
         // And the bytes are the reference's 8,129.
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
-    }
-}
-
-/// Stock JPEG at a different quality for each successive image (cycling through
-/// `qualities`): trains one RecCNN for a range of qualities, a base for per-quality models.
-pub struct MixedJpeg {
-    pub qualities: Vec<u32>,
-    pub next: std::cell::Cell<usize>,
-}
-
-impl cnncodec::train::CompactCodec for MixedJpeg {
-    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
-        let i = self.next.get();
-        self.next.set(i + 1);
-        plain_jpeg(compact, self.qualities[i % self.qualities.len()]).map(|c| c.image)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "GStreamer jpegenc idct-method=islow ! jpegdec idct-method=islow, quality cycling over {:?} image by image",
-            self.qualities
-        )
     }
 }
