@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures the built-in ladder (models/*.cnnmodel) against plain jpegenc on the dev-eval split,
-# luma, and records the result in models/dev-eval/ (rd.json, rd.svg, rd.png). The library
+# Measures the built-in ladder (models/jpeg-qN.cnnmodel) against plain jpegenc on the dev-eval
+# split, luma, and the CPU-class model swept over the same compact qualities against the
+# ladder; records the result in models/dev-eval/ (rd.json, rd.svg, rd.png). The library
 # compiles rd.json in, so `cnncodec models` reports these numbers; re-run after changing a model.
 # Extra arguments go to `cnncodec eval`.
 set -euo pipefail
@@ -9,6 +10,7 @@ bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build -p cnncodec-cli --locked
 target/debug/cnncodec eval --split dev-eval --model builtin \
-  --name "cnncodec built-in ladder" --out models/dev-eval "$@"
+  --name "cnncodec built-in ladder" --also-model fast@10,20,30,50,70 \
+  --also-name "jpeg-q50-fast, compact quality sweep" --out models/dev-eval "$@"
 cargo build -p cnncodec-cli --locked   # picks up the new measurements
 target/debug/cnncodec models
