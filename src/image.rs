@@ -40,10 +40,19 @@ impl GrayImage {
     }
 
     /// Writes the plane into a buffer whose rows are `stride` bytes apart.
+    /// The padding after each row (up to `stride`, as far as `bytes` reaches) repeats the row's
+    /// last pixel: `jpegenc` codes whole 8x8 blocks straight from the frame, padding
+    /// included, so uninitialised padding would make the bytes (and the right edge)
+    /// change from run to run.
     pub fn write_strided(&self, stride: usize, bytes: &mut [u8]) {
         for row in 0..self.height {
-            bytes[row * stride..row * stride + self.width]
-                .copy_from_slice(&self.data[row * self.width..(row + 1) * self.width]);
+            let start = row * stride;
+            let src = &self.data[row * self.width..(row + 1) * self.width];
+            bytes[start..start + self.width].copy_from_slice(src);
+            let pad_end = (start + stride).min(bytes.len());
+            if let Some(&last) = src.last() {
+                bytes[start + self.width..pad_end.max(start + self.width)].fill(last);
+            }
         }
     }
 
@@ -185,6 +194,15 @@ pub fn write_png_gray(path: &std::path::Path, img: &GrayImage) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strided_rows_pad_with_the_last_pixel() {
+        let img = GrayImage::new(3, 2, vec![1, 2, 3, 4, 5, 6]);
+        let mut bytes = vec![0xAA; 8 + 7];
+        img.write_strided(8, &mut bytes);
+        assert_eq!(&bytes[..8], &[1, 2, 3, 3, 3, 3, 3, 3]);
+        assert_eq!(&bytes[8..], &[4, 5, 6, 6, 6, 6, 6]);
+    }
 
     #[test]
     fn rounding_is_half_away_from_zero_and_clamped() {

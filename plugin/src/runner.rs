@@ -178,9 +178,11 @@ pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
     .fps(gst::Fraction::new(1, 1))
     .build()
     .unwrap();
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    // Zeroed room after the frame: jpegenc reads whole blocks past the last row's end.
+    let mut buffer = gst::Buffer::from_mut_slice(vec![0u8; info.size() + 64]);
     {
         let buf = buffer.get_mut().unwrap();
+        buf.set_size(info.size());
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
         let stride = frame.plane_stride()[0] as usize;
         img.write_strided(stride, frame.plane_data_mut(0).unwrap());
@@ -206,6 +208,7 @@ pub fn rgb_frame(img: &cnncodec::image::RgbImage) -> (gst::Caps, gst::Buffer) {
         let stride = frame.plane_stride()[0] as usize;
         let row = img.width * 3;
         let dst = frame.plane_data_mut(0).unwrap();
+        dst.fill(0); // deterministic padding
         for (y, src) in img.data.chunks_exact(row).enumerate() {
             dst[y * stride..y * stride + row].copy_from_slice(src);
         }

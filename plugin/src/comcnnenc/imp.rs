@@ -27,7 +27,14 @@ struct State {
     /// Stream tags from upstream, re-sent with our stream info merged in.
     upstream_tags: Option<gst::TagList>,
     tags_pending: bool,
+    /// Bytes of one compact frame (from the negotiated caps).
+    out_size: usize,
 }
+
+/// Zeroed bytes allocated after each compact frame: `jpegenc` reads whole 8x8 (or 16x16)
+/// blocks straight from the frame, up to 15 samples past the end of the last row when the
+/// width is not a multiple of the block, so without them it codes whatever memory follows.
+const ENCODER_OVERREAD: usize = 64;
 
 pub struct ComCnnEnc {
     times: Mutex<FrameTimes>,
@@ -116,6 +123,37 @@ impl BaseTransformImpl for ComCnnEnc {
         gst_base::subclass::BaseTransformMode::NeverInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn prepare_output_buffer(
+        &self,
+        inbuf: gst_base::subclass::base_transform::InputBuffer,
+    ) -> Result<gst_base::subclass::base_transform::PrepareOutputBufferSuccess, gst::FlowError>
+    {
+        let size = self.state.lock().unwrap().out_size;
+        if size == 0 {
+            return Err(gst::FlowError::NotNegotiated);
+        }
+        let mut out = gst::Buffer::from_mut_slice(vec![0u8; size + ENCODER_OVERREAD]);
+        {
+            let out = out.get_mut().unwrap();
+            let input: &gst::BufferRef = match &inbuf {
+                gst_base::subclass::base_transform::InputBuffer::Writable(b) => b,
+                gst_base::subclass::base_transform::InputBuffer::Readable(b) => b,
+            };
+            input
+                .copy_into(
+                    out,
+                    gst::BufferCopyFlags::FLAGS
+                        | gst::BufferCopyFlags::TIMESTAMPS
+                        | gst::BufferCopyFlags::META,
+                    ..,
+                )
+                .map_err(|_| gst::FlowError::Error)?;
+            // The frame is `size` bytes; the zeroed tail stays allocated behind it.
+            out.set_size(size);
+        }
+        Ok(gst_base::subclass::base_transform::PrepareOutputBufferSuccess::Buffer(out))
+    }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
         if direction == gst::PadDirection::Src {
@@ -220,6 +258,7 @@ impl VideoFilterImpl for ComCnnEnc {
         );
         state.info = Some(info);
         state.tags_pending = true;
+        state.out_size = out_info.size();
         Ok(())
     }
 
