@@ -159,7 +159,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         start.meta.quality = quality;
         start.meta.codec = "jpeg".into();
         start.meta.provenance = format!(
-            "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, {origin}; command `cnncodec {}`, commit {}",
+            "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, {origin}; command `cnncodec train {}`, commit {}",
             images.len(),
             match args.get("mix-qualities") {
                 Some(list) => format!("stock JPEG with quality cycling over {list} image by image"),
