@@ -55,18 +55,28 @@ pub struct Coded {
     pub image: GrayImage,
 }
 
-fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
-    let (res, bytes) = run_with_jpeg(launch, vec![gray_frame(img)], Duration::from_secs(600));
+/// Runs `launch` on one frame: the encoded byte count (appsink `jpeg`) and the decoded sample.
+fn run_one(
+    launch: &str,
+    frame: (gst::Caps, gst::Buffer),
+    what: &str,
+) -> Result<(usize, gst::Sample), String> {
+    let (res, bytes) = run_with_jpeg(launch, vec![frame], Duration::from_secs(600));
     if let Some(e) = res.error {
         return Err(format!("{what}: {e}"));
     }
-    match (bytes.first(), res.samples.first()) {
-        (Some(&bytes), Some(sample)) => Ok(Coded {
-            bytes,
-            image: luma_of(sample),
-        }),
+    match (bytes.first(), res.samples.into_iter().next()) {
+        (Some(&bytes), Some(sample)) => Ok((bytes, sample)),
         _ => Err(format!("{what}: no frame came out")),
     }
+}
+
+fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
+    let (bytes, sample) = run_one(launch, gray_frame(img), what)?;
+    Ok(Coded {
+        bytes,
+        image: luma_of(&sample),
+    })
 }
 
 /// Plain JPEG of the full image at `quality`, accurate integer DCT both ways.
@@ -109,17 +119,11 @@ const TO_JPEG_YUV: &str = "videoconvert ! video/x-raw,format=I420,colorimetry=1:
 const TO_RGB: &str = "videoconvert ! video/x-raw,format=RGB";
 
 fn coded_rgb(launch: &str, img: &RgbImage, what: &str) -> Result<CodedRgb, String> {
-    let (res, bytes) = run_with_jpeg(launch, vec![rgb_frame(img)], Duration::from_secs(600));
-    if let Some(e) = res.error {
-        return Err(format!("{what}: {e}"));
-    }
-    match (bytes.first(), res.samples.first()) {
-        (Some(&bytes), Some(sample)) => Ok(CodedRgb {
-            bytes,
-            image: rgb_of(sample).map_err(|e| format!("{what}: {e}"))?,
-        }),
-        _ => Err(format!("{what}: no frame came out")),
-    }
+    let (bytes, sample) = run_one(launch, rgb_frame(img), what)?;
+    Ok(CodedRgb {
+        bytes,
+        image: rgb_of(&sample).map_err(|e| format!("{what}: {e}"))?,
+    })
 }
 
 /// Plain colour JPEG (4:2:0) of the full image.

@@ -518,6 +518,11 @@ pub fn answer_latency(
     true
 }
 
+/// Zeroed bytes kept allocated behind each frame we make: `jpegenc` reads whole 8x8 (or
+/// 16x16) blocks straight from the frame, up to 15 samples past the end of the last row when
+/// the width is not a multiple of the block, so without them it codes whatever memory follows.
+pub const ENCODER_OVERREAD: usize = 64;
+
 /// Plane `i` of a mapped frame as a packed 8-bit image.
 pub fn read_plane(frame: &gst_video::VideoFrameRef<&gst::BufferRef>, i: u32) -> GrayImage {
     let info = frame.info();

@@ -167,53 +167,52 @@ pub fn luma_of(sample: &gst::Sample) -> cnncodec::GrayImage {
     )
 }
 
-/// A GRAY8 frame from an 8-bit luma image.
-pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
+/// A zeroed `format` frame of `width` x `height` at `fps` frames/s (padding and the room
+/// behind it zeroed too, so encoders see the same bytes every run), its planes written by
+/// `fill`.
+pub fn new_frame(
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    fps: i32,
+    fill: impl FnOnce(&mut gst_video::VideoFrameRef<&mut gst::BufferRef>),
+) -> (gst::Caps, gst::Buffer) {
     init();
-    let info = gst_video::VideoInfo::builder(
-        gst_video::VideoFormat::Gray8,
-        img.width as u32,
-        img.height as u32,
-    )
-    .fps(gst::Fraction::new(1, 1))
-    .build()
-    .unwrap();
-    // Zeroed room after the frame: jpegenc reads whole blocks past the last row's end.
-    let mut buffer = gst::Buffer::from_mut_slice(vec![0u8; info.size() + 64]);
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .fps(gst::Fraction::new(fps, 1))
+        .build()
+        .unwrap();
+    let mut buffer =
+        gst::Buffer::from_mut_slice(vec![0u8; info.size() + crate::common::ENCODER_OVERREAD]);
     {
         let buf = buffer.get_mut().unwrap();
         buf.set_size(info.size());
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
-        let stride = frame.plane_stride()[0] as usize;
-        img.write_strided(stride, frame.plane_data_mut(0).unwrap());
+        fill(&mut frame);
     }
     (info.to_caps().unwrap(), buffer)
 }
 
+/// A GRAY8 frame from an 8-bit luma image.
+pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
+    let (w, h) = (img.width as u32, img.height as u32);
+    new_frame(gst_video::VideoFormat::Gray8, w, h, 1, |frame| {
+        let stride = frame.plane_stride()[0] as usize;
+        img.write_strided(stride, frame.plane_data_mut(0).unwrap());
+    })
+}
+
 /// An RGB frame from an interleaved 8-bit RGB image.
 pub fn rgb_frame(img: &cnncodec::image::RgbImage) -> (gst::Caps, gst::Buffer) {
-    init();
-    let info = gst_video::VideoInfo::builder(
-        gst_video::VideoFormat::Rgb,
-        img.width as u32,
-        img.height as u32,
-    )
-    .fps(gst::Fraction::new(1, 1))
-    .build()
-    .unwrap();
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let buf = buffer.get_mut().unwrap();
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+    let (w, h) = (img.width as u32, img.height as u32);
+    new_frame(gst_video::VideoFormat::Rgb, w, h, 1, |frame| {
         let stride = frame.plane_stride()[0] as usize;
         let row = img.width * 3;
         let dst = frame.plane_data_mut(0).unwrap();
-        dst.fill(0); // deterministic padding
         for (y, src) in img.data.chunks_exact(row).enumerate() {
             dst[y * stride..y * stride + row].copy_from_slice(src);
         }
-    }
-    (info.to_caps().unwrap(), buffer)
+    })
 }
 
 /// The picture of an RGB sample (as [`rgb_frame`] makes them) as an interleaved image.

@@ -31,11 +31,6 @@ struct State {
     out_size: usize,
 }
 
-/// Zeroed bytes allocated after each compact frame: `jpegenc` reads whole 8x8 (or 16x16)
-/// blocks straight from the frame, up to 15 samples past the end of the last row when the
-/// width is not a multiple of the block, so without them it codes whatever memory follows.
-const ENCODER_OVERREAD: usize = 64;
-
 pub struct ComCnnEnc {
     times: Mutex<FrameTimes>,
     settings: Mutex<ModelSettings>,
@@ -133,7 +128,7 @@ impl BaseTransformImpl for ComCnnEnc {
         if size == 0 {
             return Err(gst::FlowError::NotNegotiated);
         }
-        let mut out = gst::Buffer::from_mut_slice(vec![0u8; size + ENCODER_OVERREAD]);
+        let mut out = gst::Buffer::from_mut_slice(vec![0u8; size + common::ENCODER_OVERREAD]);
         {
             let out = out.get_mut().unwrap();
             let input: &gst::BufferRef = match &inbuf {

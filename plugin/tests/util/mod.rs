@@ -35,16 +35,9 @@ pub fn reference_model() -> Option<PathBuf> {
 
 /// A deterministic test frame of `format` with some structure in every plane.
 pub fn test_frame(format: &str, width: u32, height: u32, seed: u32) -> (gst::Caps, gst::Buffer) {
-    init();
     let fmt: gst_video::VideoFormat = format.parse().unwrap();
-    let info = gst_video::VideoInfo::builder(fmt, width, height)
-        .fps(gst::Fraction::new(10, 1))
-        .build()
-        .unwrap();
-    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let buf = buffer.get_mut().unwrap();
-        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+    new_frame(fmt, width, height, 10, |frame| {
+        let info = frame.info().clone();
         for p in 0..frame.n_planes() {
             let (w, h) = (info.comp_width(p as u8), info.comp_height(p as u8));
             let stride = frame.plane_stride()[p as usize] as usize;
@@ -56,6 +49,5 @@ pub fn test_frame(format: &str, width: u32, height: u32, seed: u32) -> (gst::Cap
                 }
             }
         }
-    }
-    (info.to_caps().unwrap(), buffer)
+    })
 }
