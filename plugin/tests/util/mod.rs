@@ -35,6 +35,7 @@ pub fn reference_model() -> Option<PathBuf> {
 
 /// A deterministic test frame of `format` with some structure in every plane.
 pub fn test_frame(format: &str, width: u32, height: u32, seed: u32) -> (gst::Caps, gst::Buffer) {
+    init(); // parsing a format name needs GStreamer
     let fmt: gst_video::VideoFormat = format.parse().unwrap();
     new_frame(fmt, width, height, 10, |frame| {
         let info = frame.info().clone();
