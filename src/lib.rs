@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod engine;
 pub mod image;
+pub mod j2k;
 pub mod metrics;
 pub mod model;
 pub mod models;

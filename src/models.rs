@@ -32,13 +32,24 @@ pub fn builtin_names() -> Vec<&'static str> {
 
 /// The JPEG ladder: one full-size model per compact quality (`jpeg-qN`), by quality.
 pub fn ladder_names() -> Vec<&'static str> {
-    let quality = |n: &str| n.strip_prefix("jpeg-q").and_then(|q| q.parse::<u32>().ok());
+    ladder_names_for("jpeg")
+}
+
+/// A codec's ladder in bit-rate order: `jpeg-qN` by rising quality (`jpeg`), or `j2k-rN` by
+/// falling compression ratio (`jpeg2000`).
+pub fn ladder_names_for(codec: &str) -> Vec<&'static str> {
+    let (prefix, rising) = match codec {
+        "jpeg" => ("jpeg-q", true),
+        "jpeg2000" => ("j2k-r", false),
+        _ => return vec![],
+    };
+    let point = |n: &str| n.strip_prefix(prefix).and_then(|q| q.parse::<i64>().ok());
     let mut v: Vec<&'static str> = BUILTIN
         .iter()
         .map(|m| m.name)
-        .filter(|n| quality(n).is_some())
+        .filter(|n| point(n).is_some())
         .collect();
-    v.sort_by_key(|n| quality(n));
+    v.sort_by_key(|n| point(n).map(|p| if rising { p } else { -p }));
     v
 }
 

@@ -49,6 +49,63 @@ impl ModelRef {
     }
 }
 
+/// A stock codec at one operating point, as the pipelines run it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stock {
+    /// `jpegenc quality=Q` / `jpegdec`, accurate integer DCT both ways.
+    Jpeg(u32),
+    /// The plugin's `j2kenc` at a bits-per-pixel target / stock `openjpegdec`.
+    J2kBpp(f64),
+    /// `j2kenc` at a compression ratio (what J2K models are trained for) / `openjpegdec`.
+    J2kRatio(u32),
+}
+
+impl Stock {
+    /// The codec a model was trained for: `jpeg` at its quality, `jpeg2000` at its ratio.
+    pub fn for_model(codec: &str, quality: u32) -> Result<Self, String> {
+        match codec {
+            "jpeg" => Ok(Self::Jpeg(quality)),
+            "jpeg2000" => Ok(Self::J2kRatio(quality)),
+            other => Err(format!(
+                "models for the '{other}' codec are not supported here"
+            )),
+        }
+    }
+
+    /// Encoder, then a caps filter so the counted bytes are the codestream alone.
+    fn encoder(&self) -> String {
+        match self {
+            Self::Jpeg(q) => format!("jpegenc quality={q} idct-method=islow"),
+            Self::J2kBpp(b) => format!("j2kenc bpp={b} ! image/x-jpc"),
+            Self::J2kRatio(r) => format!("j2kenc compression-ratio={r} ! image/x-jpc"),
+        }
+    }
+
+    fn decoder(&self) -> &'static str {
+        match self {
+            Self::Jpeg(_) => "jpegdec idct-method=islow",
+            Self::J2kBpp(_) | Self::J2kRatio(_) => "openjpegdec",
+        }
+    }
+
+    /// A short label for tables: `q50`, `0.25bpp`, `r8`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Jpeg(q) => format!("q{q}"),
+            Self::J2kBpp(b) => format!("{b}bpp"),
+            Self::J2kRatio(r) => format!("r{r}"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Jpeg(q) => format!("JPEG at quality {q}"),
+            Self::J2kBpp(b) => format!("JPEG 2000 at {b} bpp"),
+            Self::J2kRatio(r) => format!("JPEG 2000 at compression ratio {r}"),
+        }
+    }
+}
+
 /// A coded image: the encoded size and the decoded image.
 pub struct Coded {
     pub bytes: usize,
@@ -79,31 +136,35 @@ fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
     })
 }
 
-/// Plain JPEG of the full image at `quality`, accurate integer DCT both ways.
-pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
+/// The plain codec on the full image.
+pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
     let launch = format!(
-        "appsrc name=src ! jpegenc quality={quality} idct-method=islow ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! jpegdec idct-method=islow ! appsink name=sink"
+        "appsrc name=src ! {} ! tee name=t ! queue ! appsink name=jpeg sync=false \
+         t. ! queue ! {} ! appsink name=sink",
+        codec.encoder(),
+        codec.decoder()
     );
-    coded(&launch, img, &format!("plain JPEG at quality {quality}"))
+    coded(&launch, img, &format!("plain {}", codec.describe()))
 }
 
-/// The framework: ComCNN, JPEG of the compact image at `quality`, RecCNN.
-pub fn framework_jpeg(
-    img: &GrayImage,
-    model: Option<&ModelRef>,
-    quality: u32,
-) -> Result<Coded, String> {
+/// Plain JPEG of the full image at `quality`, accurate integer DCT both ways.
+pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
+    plain(img, Stock::Jpeg(quality))
+}
+
+/// The framework: ComCNN, the codec on the compact image, RecCNN.
+pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
-        "appsrc name=src ! comcnnenc {model_prop} ! jpegenc quality={quality} idct-method=islow \
-         ! tee name=t ! queue ! appsink name=jpeg sync=false \
-         t. ! queue ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink"
+        "appsrc name=src ! comcnnenc {model_prop} ! {} ! tee name=t \
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! appsink name=sink",
+        codec.encoder(),
+        codec.decoder()
     );
     coded(
         &launch,
         img,
-        &format!("framework at compact quality {quality}"),
+        &format!("framework with compact {}", codec.describe()),
     )
 }
 
@@ -114,7 +175,7 @@ pub struct CodedRgb {
 }
 
 /// RGB into what JPEG stores: full-range BT.601 4:2:0 (the colorimetry `jpegdec` reports, so
-/// the round trip does not shift levels).
+/// the round trip does not shift levels). J2K gets the same planes.
 const TO_JPEG_YUV: &str = "videoconvert ! video/x-raw,format=I420,colorimetry=1:4:0:0";
 const TO_RGB: &str = "videoconvert ! video/x-raw,format=RGB";
 
@@ -126,36 +187,35 @@ fn coded_rgb(launch: &str, img: &RgbImage, what: &str) -> Result<CodedRgb, Strin
     })
 }
 
-/// Plain colour JPEG (4:2:0) of the full image.
-pub fn plain_jpeg_rgb(img: &RgbImage, quality: u32) -> Result<CodedRgb, String> {
+/// The plain codec on a colour image (4:2:0).
+pub fn plain_rgb(img: &RgbImage, codec: Stock) -> Result<CodedRgb, String> {
     let launch = format!(
-        "appsrc name=src ! {TO_JPEG_YUV} ! jpegenc quality={quality} idct-method=islow ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! jpegdec idct-method=islow ! {TO_RGB} \
-         ! appsink name=sink"
+        "appsrc name=src ! {TO_JPEG_YUV} ! {} ! tee name=t ! queue ! appsink name=jpeg sync=false \
+         t. ! queue ! {} ! {TO_RGB} ! appsink name=sink",
+        codec.encoder(),
+        codec.decoder()
     );
-    coded_rgb(
-        &launch,
-        img,
-        &format!("plain colour JPEG at quality {quality}"),
-    )
+    coded_rgb(&launch, img, &format!("plain colour {}", codec.describe()))
 }
 
 /// The framework on colour: the CNNs on luma, chroma resampled plainly by the elements.
-pub fn framework_jpeg_rgb(
+pub fn framework_rgb(
     img: &RgbImage,
     model: Option<&ModelRef>,
-    quality: u32,
+    codec: Stock,
 ) -> Result<CodedRgb, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
-        "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} ! jpegenc quality={quality} \
-         idct-method=islow ! tee name=t ! queue ! appsink name=jpeg sync=false \
-         t. ! queue ! jpegdec idct-method=islow ! reccnndec ! {TO_RGB} ! appsink name=sink"
+        "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} ! {} ! tee name=t \
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! {TO_RGB} \
+         ! appsink name=sink",
+        codec.encoder(),
+        codec.decoder()
     );
     coded_rgb(
         &launch,
         img,
-        &format!("colour framework at compact quality {quality}"),
+        &format!("colour framework with compact {}", codec.describe()),
     )
 }
 
@@ -178,43 +238,42 @@ pub fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded)
     best.ok_or_else(|| "no JPEG quality produced output".into())
 }
 
-/// The stock `jpegenc`/`jpegdec` pair (accurate DCT both ways) as the training loop's codec:
-/// the very elements the pipelines use, so training sees the bytes users get.
-pub struct StockJpeg {
-    pub quality: u32,
-}
+/// A stock codec as the training loop's codec: the very elements the pipelines use, so
+/// training sees the bytes users get.
+pub struct StockCodec(pub Stock);
 
-impl cnncodec::train::CompactCodec for StockJpeg {
+impl cnncodec::train::CompactCodec for StockCodec {
     fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
-        plain_jpeg(compact, self.quality).map(|c| c.image)
+        plain(compact, self.0).map(|c| c.image)
     }
 
     fn describe(&self) -> String {
-        format!(
-            "GStreamer jpegenc quality={} idct-method=islow ! jpegdec idct-method=islow",
-            self.quality
-        )
+        format!("GStreamer {} ! {}", self.0.encoder(), self.0.decoder())
     }
 }
 
-/// Stock JPEG at a different quality for each successive image (cycling through
-/// `qualities`): trains one RecCNN for a range of qualities, a base for per-quality models.
-pub struct MixedJpeg {
-    pub qualities: Vec<u32>,
+/// A different operating point for each successive image (cycling through `points`): trains
+/// one RecCNN for a range of rates, a base for per-rate models.
+pub struct MixedCodec {
+    pub points: Vec<Stock>,
     pub next: std::cell::Cell<usize>,
 }
 
-impl cnncodec::train::CompactCodec for MixedJpeg {
+impl cnncodec::train::CompactCodec for MixedCodec {
     fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
         let i = self.next.get();
         self.next.set(i + 1);
-        plain_jpeg(compact, self.qualities[i % self.qualities.len()]).map(|c| c.image)
+        plain(compact, self.points[i % self.points.len()]).map(|c| c.image)
     }
 
     fn describe(&self) -> String {
         format!(
-            "GStreamer jpegenc idct-method=islow ! jpegdec idct-method=islow, quality cycling over {:?} image by image",
-            self.qualities
+            "GStreamer stock codecs cycling image by image over {}",
+            self.points
+                .iter()
+                .map(|p| format!("{} ! {}", p.encoder(), p.decoder()))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -236,7 +295,7 @@ mod tests {
         let to_u8 = |v: &[f32]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
         let compact = GrayImage::new(256, 256, to_u8(&g["compact_u8"].1));
         gstcnncodec::runner::init();
-        let decoded = StockJpeg { quality: 50 }.code(&compact).unwrap();
+        let decoded = StockCodec(Stock::Jpeg(50)).code(&compact).unwrap();
         assert_eq!(decoded.data, to_u8(&g["decoded_u8"].1));
         // And the bytes are the reference's 8,129.
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);

@@ -10,6 +10,10 @@
 //! (CompressAI-style `{"name", "description", "results": {metric: [...]}}` per curve),
 //! `rd.svg`, and `rd.png` when `rsvg-convert` is installed.
 //!
+//! `--codec j2k` evaluates JPEG 2000 instead: the anchor is plain J2K (the plugin's `j2kenc`
+//! at a bpp ladder, stock `openjpegdec`), plain JPEG is measured too (BD of J2K against it),
+//! and framework models must be J2K models (`--model builtin` takes the `j2k-rN` ladder).
+//!
 //! `--colour rgb` codes the RGB picture instead: full-range BT.601 I420 through the codec
 //! (the CNNs on luma, chroma resampled plainly by the elements), RGB out; adds PSNR over RGB
 //! and its BD figures. bpp then counts the chroma bytes too.
@@ -25,20 +29,19 @@ use cnncodec::GrayImage;
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::codec::{
-    framework_jpeg, framework_jpeg_rgb, plain_jpeg, plain_jpeg_rgb, Coded, CodedRgb, ModelRef,
-};
+use crate::codec::{framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, Stock};
 use crate::plot::{write_plot, Series};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
+const DEFAULT_J2K_BPP: &str = "0.05,0.075,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75";
 /// The bit-rate window the framework is meant for.
 const WINDOW_BPP: (f64, f64) = (0.1, 0.4);
 
 /// One operating point of a curve: how to code an image.
 #[derive(Clone)]
 enum Operating {
-    Plain(u32),
-    Framework { model: ModelRef, quality: u32 },
+    Plain(Stock),
+    Framework { model: ModelRef, codec: Stock },
 }
 
 /// Measurements of one image at one operating point.
@@ -158,15 +161,33 @@ fn parse_qualities(s: &str) -> Result<Vec<u32>, String> {
             q.trim()
                 .parse::<u32>()
                 .ok()
-                .filter(|q| (1..=100).contains(q))
-                .ok_or_else(|| format!("'{q}' is not a JPEG quality (1-100)"))
+                .filter(|q| (1..=10_000).contains(q))
+                .ok_or_else(|| {
+                    format!("'{q}' is not a JPEG quality (1-100) or J2K compression ratio")
+                })
+        })
+        .collect()
+}
+
+fn parse_bpp_list(s: &str) -> Result<Vec<f64>, String> {
+    s.split(',')
+        .map(|b| {
+            b.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|b| *b > 0.0 && *b < 8.0)
+                .ok_or_else(|| format!("'{b}' is not a bit rate in bits per pixel (0-8)"))
         })
         .collect()
 }
 
 /// The framework's points from `--model SPEC[@Q,Q...]` options; SPEC is a model file or
 /// folder, a built-in model's name, or `builtin` for the built-in JPEG ladder.
-fn framework_points(args: &Args, option: &str) -> Result<Vec<(String, Operating)>, String> {
+fn framework_points(
+    args: &Args,
+    option: &str,
+    codec: &str,
+) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
     for spec in args.all(option) {
         let (spec, qualities) = match spec.rsplit_once('@') {
@@ -174,9 +195,11 @@ fn framework_points(args: &Args, option: &str) -> Result<Vec<(String, Operating)
             None => (spec, None),
         };
         let models = if spec == "builtin" {
-            let names = cnncodec::models::ladder_names();
+            let names = cnncodec::models::ladder_names_for(codec);
             if names.is_empty() {
-                return Err("--model builtin: this build has no built-in model".into());
+                return Err(format!(
+                    "--model builtin: this build has no built-in {codec} model"
+                ));
             }
             names
                 .into_iter()
@@ -189,18 +212,31 @@ fn framework_points(args: &Args, option: &str) -> Result<Vec<(String, Operating)
             .into_iter()
             .map(|m| m.load().map(|w| (m, w)))
             .collect::<Result<Vec<_>, _>>()?;
-        // A ladder's points in bit-rate order.
-        loaded.sort_by_key(|(_, w)| w.meta.quality);
+        // A ladder's points in bit-rate order (JPEG: rising quality; J2K: falling ratio).
+        loaded.sort_by_key(|(_, w)| {
+            if codec == "jpeg2000" {
+                -(w.meta.quality as i64)
+            } else {
+                w.meta.quality as i64
+            }
+        });
         for (model, weights) in loaded {
-            if weights.meta.codec != "jpeg" {
-                continue;
+            if weights.meta.codec != codec {
+                if spec == "builtin" {
+                    continue;
+                }
+                return Err(format!(
+                    "--{option} {spec}: '{}' is a {} model; this run evaluates {codec} (--codec)",
+                    weights.meta.name, weights.meta.codec
+                ));
             }
             for &quality in qualities.as_deref().unwrap_or(&[weights.meta.quality]) {
+                let stock = Stock::for_model(codec, quality)?;
                 points.push((
-                    format!("{} q{quality}", weights.meta.name),
+                    format!("{} {}", weights.meta.name, stock.label()),
                     Operating::Framework {
                         model: model.clone(),
-                        quality,
+                        codec: stock,
                     },
                 ));
             }
@@ -341,8 +377,15 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             "colour",
             "also-model",
             "also-name",
+            "codec",
+            "j2k-bpp",
         ],
     )?;
+    let codec = match args.get("codec").unwrap_or("jpeg") {
+        "jpeg" => "jpeg",
+        "j2k" | "jpeg2000" => "jpeg2000",
+        other => return Err(format!("--codec {other}: use jpeg or j2k")),
+    };
     let colour = match args.get("colour").unwrap_or("luma") {
         "luma" => false,
         "rgb" => true,
@@ -355,25 +398,50 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
     let out_dir = PathBuf::from(args.get("out").unwrap_or("eval-out"));
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let jpeg_q = parse_qualities(args.get("jpeg-qualities").unwrap_or(DEFAULT_JPEG_QUALITIES))?;
-    let mut curves = vec![Curve {
-        name: "jpeg".into(),
-        description: "plain jpegenc on the full image, idct-method=islow both ways".into(),
-        points: jpeg_q
-            .iter()
-            .map(|&q| (format!("q{q}"), Operating::Plain(q)))
+    let plain_curve = |name: &str, description: &str, points: Vec<Stock>| Curve {
+        name: name.into(),
+        description: description.into(),
+        points: points
+            .into_iter()
+            .map(|p| (p.label(), Operating::Plain(p)))
             .collect(),
         per_image: vec![],
-    }];
+    };
+    let jpeg_curve = plain_curve(
+        "jpeg",
+        "plain jpegenc on the full image, idct-method=islow both ways",
+        jpeg_q.iter().map(|&q| Stock::Jpeg(q)).collect(),
+    );
+    // The first curve is the anchor of the framework's BD figures.
+    let mut curves = if codec == "jpeg2000" {
+        let bpp = parse_bpp_list(args.get("j2k-bpp").unwrap_or(DEFAULT_J2K_BPP))?;
+        vec![
+            plain_curve(
+                "j2k",
+                "plain JPEG 2000 on the full image: the plugin's j2kenc (OpenJPEG, 9/7 wavelet, one layer) at a bpp target, stock openjpegdec",
+                bpp.into_iter().map(Stock::J2kBpp).collect(),
+            ),
+            jpeg_curve,
+        ]
+    } else {
+        vec![jpeg_curve]
+    };
+    let anchor_count = curves.len();
     // The framework curve, and optionally a second one (`--also-model`) to compare with it.
     for (option, name_option, default_name) in [
         ("model", "name", "framework"),
         ("also-model", "also-name", "second framework curve"),
     ] {
-        let fw = framework_points(&args, option)?;
+        let fw = framework_points(&args, option, codec)?;
         if !fw.is_empty() {
             curves.push(Curve {
                 name: args.get(name_option).unwrap_or(default_name).to_owned(),
-                description: "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec".into(),
+                description: if codec == "jpeg2000" {
+                    "comcnnenc ! j2kenc compression-ratio=R ! openjpegdec ! reccnndec"
+                } else {
+                    "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec"
+                }
+                .into(),
                 points: fw,
                 per_image: vec![],
             });
@@ -402,13 +470,13 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             let mut row = vec![];
             for (label, op) in &curve.points {
                 let measured = match (&rgb, op) {
-                    (None, Operating::Plain(q)) => measure(&img, &plain_jpeg(&img, *q)?),
-                    (None, Operating::Framework { model, quality }) => {
-                        measure(&img, &framework_jpeg(&img, Some(model), *quality)?)
+                    (None, Operating::Plain(c)) => measure(&img, &plain(&img, *c)?),
+                    (None, Operating::Framework { model, codec }) => {
+                        measure(&img, &framework(&img, Some(model), *codec)?)
                     }
-                    (Some(rgb), Operating::Plain(q)) => measure_rgb(rgb, &plain_jpeg_rgb(rgb, *q)?),
-                    (Some(rgb), Operating::Framework { model, quality }) => {
-                        measure_rgb(rgb, &framework_jpeg_rgb(rgb, Some(model), *quality)?)
+                    (Some(rgb), Operating::Plain(c)) => measure_rgb(rgb, &plain_rgb(rgb, *c)?),
+                    (Some(rgb), Operating::Framework { model, codec }) => {
+                        measure_rgb(rgb, &framework_rgb(rgb, Some(model), *codec)?)
                     }
                 };
                 row.push(measured.map_err(|e| format!("{}: {e}", path.display()))?);
@@ -429,17 +497,27 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             if metric == "psnr-rgb" && !colour {
                 continue;
             }
-            // Each framework curve against plain JPEG, then the second against the first.
-            for test in &curves[1..] {
+            // J2K runs: plain J2K against plain JPEG. Then each framework curve against the
+            // plain codec, and the second framework curve against the first.
+            if anchor_count == 2 {
+                bd.push(bd_entry(&curves[1], &curves[0], metric, f));
+            }
+            for test in &curves[anchor_count..] {
                 bd.push(bd_entry(&curves[0], test, metric, f));
             }
-            if curves.len() > 2 {
-                bd.push(bd_entry(&curves[1], &curves[2], metric, f));
+            if curves.len() == anchor_count + 2 {
+                bd.push(bd_entry(
+                    &curves[anchor_count],
+                    &curves[anchor_count + 1],
+                    metric,
+                    f,
+                ));
             }
         }
     }
     let report = json!({
         "dataset": dataset,
+        "codec": codec,
         "images": images.len(),
         "colour": if colour {
             "RGB in, full-range BT.601 I420 through the codec (CNNs on luma, chroma resampled plainly), RGB out; PSNR-Y on BT.601 luma as Pillow's convert('L')"

@@ -1,10 +1,13 @@
-//! `cnncodec train`: the paper's alternating optimisation with the stock JPEG elements in the
-//! loop, checkpointed after every stage; writes a model file with its provenance.
+//! `cnncodec train`: the paper's alternating optimisation with the stock codec elements in
+//! the loop (`jpegenc`/`jpegdec`, or the plugin's `j2kenc` and stock `openjpegdec` with
+//! `--codec j2k`), checkpointed after every stage; writes a model file with its provenance.
 //!
 //! ```text
-//! cnncodec train --out runs/q50 [--quality 50] [--split train] [--data DIR] [--stages 4]
-//!     [--steps 200] [--batch 16] [--patch 40] [--features 64] [--depth 20] [--seed 1]
+//! cnncodec train --out runs/q50 [--codec jpeg|j2k] [--quality 50] [--split train] [--data DIR]
+//!     [--stages 4] [--steps 200] [--batch 16] [--patch 40] [--features 64] [--depth 20] [--seed 1]
 //! ```
+//! `--quality` is the compact JPEG quality, or with `--codec j2k` the compact image's
+//! compression ratio (8 = 1 bpp on the compact image, about 0.25 bpp on the original).
 //! Re-running the command resumes from `OUT/checkpoint.*` (the checkpoint's options win, but
 //! `--stages` may extend the run).
 
@@ -18,7 +21,7 @@ use cnncodec::train::{initialise, CompactCodec, InitScheme, StepReport, TrainOpt
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
-use crate::codec::{MixedJpeg, StockJpeg};
+use crate::codec::{MixedCodec, ModelRef, Stock, StockCodec};
 
 pub fn run_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
@@ -42,10 +45,22 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "stop-gain",
             "mix-qualities",
             "com-features",
+            "codec",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
-    let quality: u32 = args.parsed("quality", 50)?;
+    let codec = match args.get("codec").unwrap_or("jpeg") {
+        "jpeg" => "jpeg",
+        "j2k" | "jpeg2000" => "jpeg2000",
+        other => return Err(format!("--codec {other}: use jpeg or j2k")),
+    };
+    let quality: u32 = args.parsed("quality", if codec == "jpeg" { 50 } else { 8 })?;
+    if !valid_point(codec, quality) {
+        return Err(format!(
+            "--quality {quality}: expected one of the {}",
+            point_range(codec)
+        ));
+    }
     let (dataset, files) = crate::eval::image_list_for(&args, "train")?;
     let images = files
         .iter()
@@ -73,6 +88,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             ));
         }
         t.state.options.stages = stages;
+        if t.weights.meta.codec != codec && args.get("codec").is_some() {
+            return Err(format!(
+                "--codec: the run in '{}' trains for {}; resume without --codec or start a new run",
+                out.display(),
+                t.weights.meta.codec
+            ));
+        }
         if args.get("quality").is_some() && quality != t.weights.meta.quality {
             return Err(format!(
                 "--quality {quality}: the run in '{}' trains for quality {}; resume without --quality or start a new run",
@@ -105,7 +127,11 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         let name = args
             .get("name")
             .map(str::to_owned)
-            .unwrap_or(format!("jpeg-q{quality}"));
+            .unwrap_or(if codec == "jpeg" {
+                format!("jpeg-q{quality}")
+            } else {
+                format!("j2k-r{quality}")
+            });
         let init = args.get("init").unwrap_or("matconvnet");
         let (mut start, origin) = match init.parse::<InitScheme>() {
             Ok(scheme) => {
@@ -122,7 +148,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 (w, format!("{init} initialisation, seed {}", options.seed))
             }
             Err(_) => {
-                let from = ModelWeights::load(std::path::Path::new(init)).map_err(|e| {
+                let from = ModelRef::parse(init).and_then(|m| m.load()).map_err(|e| {
                     format!("--init {init}: not matconvnet, downsampler or a model ({e})")
                 })?;
                 let origin = format!(
@@ -157,13 +183,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         };
         start.meta.name = name;
         start.meta.quality = quality;
-        start.meta.codec = "jpeg".into();
+        start.meta.codec = codec.into();
         start.meta.provenance = format!(
             "cnncodec train on {dataset} ({} images), codec {}, options {options:?}, {origin}; command `cnncodec train {}`, commit {}",
             images.len(),
             match args.get("mix-qualities") {
-                Some(list) => format!("stock JPEG with quality cycling over {list} image by image"),
-                None => StockJpeg { quality }.describe(),
+                Some(list) => format!("{codec} with the quality (JPEG) or ratio (J2K) cycling over {list} image by image"),
+                None => StockCodec(Stock::for_model(codec, quality)?).describe(),
             },
             raw.join(" "),
             option_env!("COMMIT_ID").unwrap_or("unknown")
@@ -171,22 +197,26 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         Trainer::new(start, options)?
     };
     // The codec of the model being trained, also when resuming.
-    let single = StockJpeg {
-        quality: trainer.weights.meta.quality,
-    };
+    let model_codec = trainer.weights.meta.codec.clone();
+    let single = StockCodec(Stock::for_model(
+        &model_codec,
+        trainer.weights.meta.quality,
+    )?);
     let mixed = match args.get("mix-qualities") {
-        Some(list) => Some(MixedJpeg {
-            qualities: list
+        Some(list) => Some(MixedCodec {
+            points: list
                 .split(',')
                 .map(|q| {
                     q.trim()
                         .parse::<u32>()
                         .ok()
-                        .filter(|q| (1..=100).contains(q))
+                        .filter(|q| valid_point(&model_codec, *q))
                 })
+                .map(|q| q.and_then(|q| Stock::for_model(&model_codec, q).ok()))
                 .collect::<Option<Vec<_>>>()
                 .ok_or(format!(
-                    "--mix-qualities {list}: expected qualities 1-100 such as 10,30,50"
+                    "--mix-qualities {list}: expected {}",
+                    point_range(&model_codec)
                 ))?,
             next: Default::default(),
         }),
@@ -265,6 +295,23 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         model.display()
     );
     Ok(())
+}
+
+/// Whether `q` is an operating point of `codec`: a JPEG quality or a J2K compression ratio.
+fn valid_point(codec: &str, q: u32) -> bool {
+    if codec == "jpeg" {
+        (1..=100).contains(&q)
+    } else {
+        (2..=10_000).contains(&q)
+    }
+}
+
+fn point_range(codec: &str) -> &'static str {
+    if codec == "jpeg" {
+        "JPEG qualities 1-100 such as 10,30,50"
+    } else {
+        "J2K compression ratios 2-10000 such as 4,8,16"
+    }
 }
 
 /// `--NAME START:END` (or one value for a constant rate).

@@ -1,11 +1,13 @@
 //! GStreamer plugin `cnncodec`: `comcnnenc` shrinks frames with ComCNN before a stock image
-//! codec, `reccnndec` restores them with bicubic up-scaling + RecCNN after the stock decoder.
+//! codec, `reccnndec` restores them with bicubic up-scaling + RecCNN after the stock decoder;
+//! `j2kenc` is the lossy JPEG 2000 encoder stock `openjpegenc` (1.22) lacks.
 #![allow(clippy::non_send_fields_in_send_ty)]
 
 use gst::glib;
 
 mod comcnnenc;
 mod common;
+mod j2kenc;
 mod reccnndec;
 pub mod runner;
 
@@ -14,6 +16,7 @@ pub use common::{live_engines, StreamInfo, STREAM_INFO_NAME};
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     comcnnenc::register(plugin)?;
     reccnndec::register(plugin)?;
+    j2kenc::register(plugin)?;
     Ok(())
 }
 
