@@ -300,4 +300,26 @@ mod tests {
         // And the bytes are the reference's 8,129.
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
     }
+
+    /// The J2K training codec (j2kenc ! openjpegdec, as the pipelines run it) codes exactly
+    /// the bytes of the core encoder, and the stock decoder reads them as the core one does.
+    #[test]
+    fn j2k_training_codec_is_the_core_encoder() {
+        let w = 91;
+        let data = (0..w * 67)
+            .map(|i| ((i % w) * 3 + (i / w) * 5 + (i * 7919) % 23) as u8)
+            .collect();
+        let img = GrayImage::new(w, 67, data);
+        gstcnncodec::runner::init();
+        let via_elements = StockCodec(Stock::J2kRatio(8)).code(&img).unwrap();
+        let settings = cnncodec::j2k::J2kSettings {
+            rate: cnncodec::j2k::Rate::Ratio(8.0),
+            threads: 0,
+            ..Default::default()
+        };
+        let bytes = cnncodec::j2k::encode_gray(&img, &settings).unwrap();
+        assert_eq!(plain(&img, Stock::J2kRatio(8)).unwrap().bytes, bytes.len());
+        let core = cnncodec::j2k::decode(&bytes).unwrap();
+        assert_eq!(via_elements, core.planes[0]);
+    }
 }
