@@ -30,18 +30,18 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
-    let rd = models.join("dev-eval").join("rd.json");
-    println!("cargo:rerun-if-changed={}", rd.display());
-    if rd.is_file() {
-        writeln!(
-            code,
-            "/// The measured RD of the built-in ladder.\npub static MEASURED_RD: Option<&str> = Some(include_str!({:?}));",
-            rd.display().to_string()
-        )
-        .unwrap();
-    } else {
-        code.push_str("/// The measured RD of the built-in ladder.\npub static MEASURED_RD: Option<&str> = None;\n");
+    // One report per codec's ladder: models/dev-eval (JPEG), models/dev-eval-j2k (JPEG 2000).
+    code.push_str(
+        "/// The measured RD of the built-in ladders.\npub static MEASURED_RDS: &[&str] = &[\n",
+    );
+    for dir in ["dev-eval", "dev-eval-j2k"] {
+        let rd = models.join(dir).join("rd.json");
+        println!("cargo:rerun-if-changed={}", rd.display());
+        if rd.is_file() {
+            writeln!(code, "    include_str!({:?}),", rd.display().to_string()).unwrap();
+        }
     }
+    code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("builtin_models.rs");
     std::fs::write(out, code).unwrap();
 }

@@ -121,17 +121,28 @@ pub struct Measured {
     pub ms_ssim: f64,
 }
 
-/// The measured point of built-in `name` at compact quality `quality`, from the eval report
-/// shipped in `models/dev-eval/rd.json`.
-pub fn measured(name: &str, quality: u32) -> Option<Measured> {
-    let report: serde_json::Value = serde_json::from_str(MEASURED_RD?).ok()?;
-    let label = format!("{name} q{quality}");
+/// The measured point of built-in `name` at its operating point `quality` (JPEG quality, or
+/// J2K compression ratio for a `jpeg2000` model), from the eval reports shipped in
+/// `models/dev-eval/rd.json` (JPEG) and `models/dev-eval-j2k/rd.json` (JPEG 2000).
+pub fn measured(name: &str, codec: &str, quality: u32) -> Option<Measured> {
+    let label = if codec == "jpeg2000" {
+        format!("{name} r{quality}")
+    } else {
+        format!("{name} q{quality}")
+    };
+    MEASURED_RDS
+        .iter()
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .find_map(|report| measured_in(&report, &label))
+}
+
+fn measured_in(report: &serde_json::Value, label: &str) -> Option<Measured> {
     for curve in report["curves"].as_array()? {
         let results = &curve["results"];
         let Some(at) = results["point"]
             .as_array()?
             .iter()
-            .position(|p| p.as_str() == Some(&label))
+            .position(|p| p.as_str() == Some(label))
         else {
             continue;
         };
@@ -160,8 +171,9 @@ mod tests {
         for m in builtin_models() {
             let w = builtin(m.name).unwrap();
             assert_eq!(w.meta.name, m.name, "file name and model name differ");
+            let point = if w.meta.codec == "jpeg2000" { "r" } else { "q" };
             assert!(
-                m.name.contains(&format!("q{}", w.meta.quality)),
+                m.name.contains(&format!("{point}{}", w.meta.quality)),
                 "{}: trained for quality {}",
                 m.name,
                 w.meta.quality
@@ -174,10 +186,10 @@ mod tests {
     fn every_builtin_model_has_its_measured_rd() {
         for m in builtin_models() {
             let w = builtin(m.name).unwrap();
-            let got = measured(m.name, w.meta.quality);
+            let got = measured(m.name, &w.meta.codec, w.meta.quality);
             assert!(
                 got.as_ref().is_some_and(|x| x.bpp > 0.0 && x.psnr_y > 10.0),
-                "{}: no measurement in models/dev-eval/rd.json; run scripts/measure-models.sh",
+                "{}: no measurement in models/dev-eval*/rd.json; run scripts/measure-models.sh",
                 m.name
             );
         }

@@ -13,16 +13,26 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
     let mut rows = vec![];
     for m in cnncodec::models::builtin_models() {
         let w = cnncodec::models::builtin(m.name)?;
-        let measured = cnncodec::models::measured(m.name, w.meta.quality);
+        let measured = cnncodec::models::measured(m.name, &w.meta.codec, w.meta.quality);
+        let (setting, encoder) = if w.meta.codec == "jpeg2000" {
+            (
+                format!("compression-ratio={}", w.meta.quality),
+                format!("j2kenc compression-ratio={}", w.meta.quality),
+            )
+        } else {
+            (
+                format!("quality={}", w.meta.quality),
+                format!("jpegenc quality={} idct-method=islow", w.meta.quality),
+            )
+        };
         rows.push(json!({
             "name": m.name,
             "default": Some(m.name) == default,
             "codec": w.meta.codec,
+            // JPEG quality, or J2K compression ratio, of the compact image.
             "compact_quality": w.meta.quality,
-            "pipeline": format!(
-                "comcnnenc model={} ! jpegenc quality={} idct-method=islow",
-                m.name, w.meta.quality
-            ),
+            "encoder_setting": setting,
+            "pipeline": format!("comcnnenc model={} ! {encoder}", m.name),
             "architecture": {
                 "comcnn_features": w.meta.comcnn.features,
                 "reccnn_features": w.meta.reccnn.features,
@@ -50,7 +60,7 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
         println!("{}", cnncodec::models::no_model_message());
         return Ok(());
     }
-    println!("| model | codec | jpegenc quality | bpp | PSNR-Y dB | SSIM | |");
+    println!("| model | codec | encoder setting | bpp | PSNR-Y dB | SSIM | |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for r in &rows {
         let m = &r["measured"];
@@ -59,7 +69,7 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
             "| {} | {} | {} | {} | {} | {} | {} |",
             r["name"].as_str().unwrap_or("?"),
             r["codec"].as_str().unwrap_or("?"),
-            r["compact_quality"],
+            r["encoder_setting"].as_str().unwrap_or("?"),
             num("bpp", 3),
             num("psnr_y", 2),
             num("ssim", 4),
