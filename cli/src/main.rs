@@ -7,6 +7,8 @@
 //! - `cnncodec eval ...`: rate-distortion of a data split for plain JPEG and the framework,
 //!   with BD-rate, JSON results and an RD plot (see `eval.rs`).
 //! - `cnncodec models [--json]`: the built-in models, their compact quality and measured RD.
+//! - `cnncodec bench-encoders ...`: encode speed per frame of `j2kenc`, `jpegenc` and
+//!   `openjpegenc` in real pipelines (see `bench_encoders.rs`).
 //! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
 //!   GFLOP/s of both networks (paper size).
 
@@ -16,6 +18,7 @@ use std::process::ExitCode;
 use cnncodec::BackendKind;
 
 mod args;
+mod bench_encoders;
 mod codec;
 mod demo;
 mod eval;
@@ -27,15 +30,17 @@ use args::Args;
 
 pub const USAGE: &str = "usage:
   cnncodec demo [--model PATH] [--quality Q] [--out DIR] [IMAGE.png ...]
-  cnncodec eval [--data DIR] [--split NAME] [--model PATH|NAME|builtin[@Q,Q...]]... [--jpeg-qualities Q,Q...]
+  cnncodec eval [--data DIR] [--split NAME] [--codec jpeg|j2k] [--model PATH|NAME|builtin[@Q,Q...]]...
+                [--jpeg-qualities Q,Q...] [--j2k-bpp B,B...]
                 [--colour luma|rgb] [--name NAME] [--also-model SPEC]... [--also-name NAME]
                 [--out DIR] [IMAGE.png ...]
-  cnncodec train --out DIR [--quality Q] [--split train] [--data DIR] [--stages N] [--steps N]
+  cnncodec train --out DIR [--codec jpeg|j2k] [--quality Q|RATIO] [--mix-qualities Q,Q...] [--split train] [--data DIR] [--stages N] [--steps N]
                  [--init matconvnet|downsampler|MODEL] [--rec-lr A:B] [--com-lr A:B]
                  [--stop-gain DB]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]
                  [--model PATH|NAME | --features N --depth N]
+  cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]";
 
 fn main() -> ExitCode {
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Some("train") => train::run_train(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("models") => models::run_models(&args[1..]),
+        Some("bench-encoders") => bench_encoders::run_bench_encoders(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
