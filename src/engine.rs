@@ -67,6 +67,41 @@ impl FromStr for BackendKind {
     }
 }
 
+/// The float type the networks compute in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    #[default]
+    Fp32,
+    /// Half precision: CUDA only (tensor cores); weights are converted when loaded.
+    Fp16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Fp16 => "fp16",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fp32" => Ok(Self::Fp32),
+            "fp16" => Ok(Self::Fp16),
+            other => Err(format!("unknown precision '{other}': use fp32 or fp16")),
+        }
+    }
+}
+
 /// A loaded ComCNN/RecCNN pair that runs single frames.
 pub trait Engine: Send + Sync {
     /// Raw ComCNN output for a luma plane in [0, 1]: ceil(w/2) x ceil(h/2).
@@ -133,7 +168,17 @@ pub fn load_engine(
     backend: BackendKind,
     device_index: usize,
 ) -> Result<Arc<dyn Engine>, String> {
-    let engine = load_engine_cold(weights, backend, device_index)?;
+    load_engine_with(weights, backend, device_index, Precision::Fp32)
+}
+
+/// [`load_engine`] at a chosen precision (fp16 needs the CUDA backend).
+pub fn load_engine_with(
+    weights: &ModelWeights,
+    backend: BackendKind,
+    device_index: usize,
+    precision: Precision,
+) -> Result<Arc<dyn Engine>, String> {
+    let engine = load_engine_cold(weights, backend, device_index, precision)?;
     let warm = engine.clone();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let probe = Plane::new(8, 8, vec![0.5; 64]);
@@ -160,9 +205,15 @@ fn load_engine_cold(
     weights: &ModelWeights,
     backend: BackendKind,
     device_index: usize,
+    precision: Precision,
 ) -> Result<Arc<dyn Engine>, String> {
     match backend {
         BackendKind::Cpu => {
+            if precision != Precision::Fp32 {
+                return Err(format!(
+                    "precision={precision} needs backend=cuda: the CPU backend computes in fp32"
+                ));
+            }
             if device_index != 0 {
                 return Err(format!(
                     "device-index={device_index} is not valid for the cpu backend: use 0"
@@ -173,7 +224,7 @@ fn load_engine_cold(
                 Default::default(),
             )))
         }
-        BackendKind::Cuda => cuda::load(weights, device_index),
+        BackendKind::Cuda => cuda::load(weights, device_index, precision),
     }
 }
 
@@ -195,15 +246,24 @@ mod cuda {
         }
     }
 
-    pub fn load(weights: &ModelWeights, device_index: usize) -> Result<Arc<dyn Engine>, String> {
+    pub fn load(
+        weights: &ModelWeights,
+        device_index: usize,
+        precision: Precision,
+    ) -> Result<Arc<dyn Engine>, String> {
         if !driver_present() {
             return Err("backend=cuda needs the NVIDIA driver (libcuda.so.1), which was not found: install the driver (and NVRTC, see README), or use backend=cpu".into());
         }
         let device = burn_cuda::CudaDevice::new(device_index);
         let weights = weights.clone();
         // A bad device index panics inside cubecl; keep that from unwinding into the caller.
-        std::panic::catch_unwind(move || {
-            Arc::new(BurnEngine::<burn_cuda::Cuda>::new(&weights, device)) as Arc<dyn Engine>
+        std::panic::catch_unwind(move || match precision {
+            Precision::Fp32 => {
+                Arc::new(BurnEngine::<burn_cuda::Cuda>::new(&weights, device)) as Arc<dyn Engine>
+            }
+            Precision::Fp16 => Arc::new(BurnEngine::<burn_cuda::Cuda<burn::tensor::f16>>::new(
+                &weights, device,
+            )) as Arc<dyn Engine>,
         })
         .map_err(|_| format!("CUDA device {device_index} could not be opened: check device-index against nvidia-smi"))
     }
@@ -213,7 +273,7 @@ mod cuda {
 mod cuda {
     use super::*;
 
-    pub fn load(_: &ModelWeights, _: usize) -> Result<Arc<dyn Engine>, String> {
+    pub fn load(_: &ModelWeights, _: usize, _: Precision) -> Result<Arc<dyn Engine>, String> {
         Err("backend=cuda is not compiled into this build: rebuild with `--features cuda` (see README), or use backend=cpu".into())
     }
 }

@@ -16,6 +16,6 @@ pub mod resample;
 pub mod train;
 pub mod weights;
 
-pub use engine::{load_engine, BackendKind, Engine};
+pub use engine::{load_engine, load_engine_with, BackendKind, Engine, Precision};
 pub use image::{GrayImage, Plane};
 pub use weights::{ModelMeta, ModelWeights, WeightsError};

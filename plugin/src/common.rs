@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use cnncodec::{BackendKind, Engine, GrayImage, ModelWeights};
+use cnncodec::{BackendKind, Engine, GrayImage, ModelWeights, Precision};
 use gst::glib;
 use gst::prelude::*;
 use gst_video::prelude::*;
@@ -196,9 +196,19 @@ pub struct ModelSettings {
     pub model_location: Option<String>,
     pub backend: String,
     pub device_index: u32,
+    pub precision: String,
 }
 
 pub const DEFAULT_BACKEND: &str = "cpu";
+pub const DEFAULT_PRECISION: &str = "fp32";
+
+/// Where and how a model runs: what one loaded engine is shared by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Placement {
+    pub backend: BackendKind,
+    pub device_index: u32,
+    pub precision: Precision,
+}
 
 impl ModelSettings {
     pub fn new() -> Self {
@@ -207,11 +217,17 @@ impl ModelSettings {
             model_location: None,
             backend: DEFAULT_BACKEND.to_owned(),
             device_index: 0,
+            precision: DEFAULT_PRECISION.to_owned(),
         }
     }
 
-    pub fn backend_kind(&self) -> Result<BackendKind, String> {
-        BackendKind::from_str(&self.backend)
+    /// The backend, device and precision the settings name, checked.
+    pub fn placement(&self) -> Result<Placement, String> {
+        Ok(Placement {
+            backend: BackendKind::from_str(&self.backend)?,
+            device_index: self.device_index,
+            precision: Precision::from_str(&self.precision)?,
+        })
     }
 }
 
@@ -261,6 +277,15 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
             .default_value(0)
             .mutable_ready()
             .build(),
+        glib::ParamSpecString::builder("precision")
+            .nick("Precision")
+            .blurb(
+                "Float type of the networks: fp32, or fp16 with backend=cuda (half the memory \
+                 traffic, tensor cores; the CPU backend computes in fp32 only)",
+            )
+            .default_value(Some(DEFAULT_PRECISION))
+            .mutable_ready()
+            .build(),
     ]
 }
 
@@ -284,6 +309,12 @@ pub fn set_model_property(
                 .unwrap_or_else(|| DEFAULT_BACKEND.to_owned())
         }
         "device-index" => s.device_index = value.get().unwrap(),
+        "precision" => {
+            s.precision = value
+                .get::<Option<String>>()
+                .unwrap()
+                .unwrap_or_else(|| DEFAULT_PRECISION.to_owned())
+        }
         _ => return false,
     }
     true
@@ -299,6 +330,7 @@ pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib
         "model-location" => s.model_location.to_value(),
         "backend" => s.backend.to_value(),
         "device-index" => s.device_index.to_value(),
+        "precision" => s.precision.to_value(),
         _ => return None,
     })
 }
@@ -309,9 +341,53 @@ pub struct LoadedModel {
     pub weights: Arc<ModelWeights>,
     pub engine: Arc<dyn Engine>,
     pub location: Option<String>,
+    pub placement: Placement,
 }
 
-type EngineKey = (String, BackendKind, u32);
+/// GPU kernels are compiled and autotuned per tensor shape on first use (cubecl keeps the
+/// tuning results on disk, so the next start is quicker); running one frame of the
+/// negotiated size here, announced with `Progress` messages, keeps that cost out of the first
+/// buffer and of the latency reported. The CPU backend has nothing to tune.
+pub fn warm_up_at_size(
+    element: &gst::Element,
+    model: &LoadedModel,
+    width: usize,
+    height: usize,
+    restoring: bool,
+) {
+    if model.placement.backend == BackendKind::Cpu || width == 0 || height == 0 {
+        return;
+    }
+    let post = |kind: gst::ProgressType, text: String| {
+        let _ = element.post_message(
+            gst::message::Progress::builder(kind, "warm-up", &text)
+                .src(element)
+                .build(),
+        );
+    };
+    post(
+        gst::ProgressType::Start,
+        format!("tuning kernels for {width}x{height} frames"),
+    );
+    let engine = model.engine.clone();
+    let done = guard("warming up", move || {
+        let probe = cnncodec::Plane::new(width, height, vec![0.5; width * height]);
+        if restoring {
+            engine.residual(&probe);
+        } else {
+            engine.compact(&probe);
+        }
+    });
+    match done {
+        Ok(()) => post(
+            gst::ProgressType::Complete,
+            format!("kernels ready for {width}x{height}"),
+        ),
+        Err(e) => post(gst::ProgressType::Error, e),
+    }
+}
+
+type EngineKey = (String, Placement);
 type EngineCache = HashMap<EngineKey, Weak<dyn Engine>>;
 
 /// The cache; a panic elsewhere while it was held must not break model loading for good.
@@ -337,22 +413,20 @@ pub fn live_engines(content_hash: &str) -> usize {
 pub fn load_model(
     location: Option<&str>,
     builtin: Option<&str>,
-    backend: BackendKind,
-    device_index: u32,
+    placement: Placement,
 ) -> Result<LoadedModel, String> {
     let path = location.map(PathBuf::from);
     let weights = cnncodec::models::resolve(path.as_deref(), builtin)?;
-    load_weights(weights, location, backend, device_index)
+    load_weights(weights, location, placement)
 }
 
 /// [`load_model`] for weights already in memory (`location`: the file they came from).
 pub fn load_weights(
     weights: ModelWeights,
     location: Option<&str>,
-    backend: BackendKind,
-    device_index: u32,
+    placement: Placement,
 ) -> Result<LoadedModel, String> {
-    let key = (weights.meta.content_hash.clone(), backend, device_index);
+    let key = (weights.meta.content_hash.clone(), placement);
     let cached = {
         let mut cache = engine_cache();
         cache.retain(|_, w| w.strong_count() > 0);
@@ -363,7 +437,12 @@ pub fn load_weights(
         None => {
             // Built without the cache lock: loading can take a while and must not block others.
             let e = guard("loading the model", || {
-                cnncodec::load_engine(&weights, backend, device_index as usize)
+                cnncodec::load_engine_with(
+                    &weights,
+                    placement.backend,
+                    placement.device_index as usize,
+                    placement.precision,
+                )
             })??;
             engine_cache().insert(key, Arc::downgrade(&e));
             e
@@ -372,6 +451,7 @@ pub fn load_weights(
     Ok(LoadedModel {
         weights: Arc::new(weights),
         engine,
+        placement,
         location: location.map(|l| {
             std::fs::canonicalize(l)
                 .map(|p| p.to_string_lossy().into_owned())
@@ -385,7 +465,7 @@ pub fn load_weights(
 pub fn load_model_announced(
     element: &gst::Element,
     settings: &ModelSettings,
-    backend: BackendKind,
+    placement: Placement,
 ) -> Result<LoadedModel, String> {
     let what = settings
         .model_location
@@ -402,13 +482,15 @@ pub fn load_model_announced(
     };
     post(
         gst::ProgressType::Start,
-        format!("loading model '{what}' on {backend:?} and warming up"),
+        format!(
+            "loading model '{what}' on {} ({}) and warming up",
+            placement.backend, placement.precision
+        ),
     );
     let result = load_model(
         settings.model_location.as_deref(),
         settings.model.as_deref(),
-        backend,
-        settings.device_index,
+        placement,
     );
     match &result {
         Ok(m) => post(
@@ -468,7 +550,7 @@ impl FrameTimes {
             .field("max-ms", ms(self.max))
             .field("backend", &settings.backend)
             .field("device", settings.device_index)
-            .field("precision", "fp32")
+            .field("precision", &settings.precision)
             .field(
                 "model",
                 model.map_or(String::new(), |m| m.weights.meta.name.clone()),

@@ -135,6 +135,24 @@ fn unknown_or_missing_backend_is_an_element_error() {
 }
 
 #[test]
+fn unknown_or_unsupported_precision_is_an_element_error() {
+    let dir = util::tmp_dir("precision");
+    let m = util::tiny_model(&dir, 24);
+    for element in ["comcnnenc", "reccnndec"] {
+        let e = error_of(&format!(
+            "appsrc name=src ! {element} model-location={} precision=fp8 ! fakesink",
+            m.display()
+        ));
+        assert!(e.contains("unknown precision 'fp8'"), "{e}");
+        let e = error_of(&format!(
+            "appsrc name=src ! {element} model-location={} precision=fp16 ! fakesink",
+            m.display()
+        ));
+        assert!(e.contains("precision=fp16 needs backend=cuda"), "{e}");
+    }
+}
+
+#[test]
 fn pair_trained_for_different_qualities_is_an_element_error() {
     let Some(reference) = util::reference_model() else {
         return;

@@ -161,10 +161,10 @@ impl BaseTransformImpl for ComCnnEnc {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let backend = settings
-            .backend_kind()
+        let placement = settings
+            .placement()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        let model = common::load_model_announced(self.obj().upcast_ref(), &settings, backend)
+        let model = common::load_model_announced(self.obj().upcast_ref(), &settings, placement)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
         *self.times.lock().unwrap() = FrameTimes::default();
         gst::info!(
@@ -232,7 +232,7 @@ impl VideoFilterImpl for ComCnnEnc {
         let mut state = self.state.lock().unwrap();
         let model = state
             .model
-            .as_ref()
+            .clone()
             .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
         let info = StreamInfo {
             width: in_info.width(),
@@ -254,6 +254,14 @@ impl VideoFilterImpl for ComCnnEnc {
         state.info = Some(info);
         state.tags_pending = true;
         state.out_size = out_info.size();
+        drop(state);
+        common::warm_up_at_size(
+            self.obj().upcast_ref(),
+            &model,
+            in_info.width() as usize,
+            in_info.height() as usize,
+            false,
+        );
         Ok(())
     }
 

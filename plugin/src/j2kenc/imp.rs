@@ -337,10 +337,10 @@ impl VideoEncoderImpl for J2kEnc {
             .map_err(|_| gst::loggable_error!(CAT, "settings do not fit the stream"))?;
         let obj = self.obj();
         let allowed = obj.src_pad().allowed_caps();
-        let boxed = !allowed
+        let boxed = allowed
             .as_ref()
             .and_then(|c| c.structure(0))
-            .is_some_and(|s| s.name() == "image/x-jpc");
+            .is_none_or(|s| s.name() != "image/x-jpc");
         let caps = gst::Caps::builder(if boxed { "image/x-j2c" } else { "image/x-jpc" })
             .field("colorspace", colorspace)
             .field("sampling", sampling)

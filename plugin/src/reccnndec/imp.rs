@@ -229,20 +229,18 @@ impl RecCnnDec {
             ))
         } else if let Some(weights) = cnncodec::models::builtin_with_hash(&info.model_hash) {
             settings
-                .backend_kind()
-                .and_then(|backend| {
-                    common::load_weights(weights, None, backend, settings.device_index)
-                })
+                .placement()
+                .and_then(|placement| common::load_weights(weights, None, placement))
                 .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
         } else {
             settings
-                .backend_kind()
-                .and_then(|backend| {
+                .placement()
+                .and_then(|placement| {
                     let location = info
                         .model_location
                         .as_deref()
                         .ok_or("it is not built in and the stream does not say where it is")?;
-                    common::load_model(Some(location), None, backend, settings.device_index)
+                    common::load_model(Some(location), None, placement)
                 })
                 .map_err(|e| {
                     format!(
@@ -289,20 +287,20 @@ impl BaseTransformImpl for RecCnnDec {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().model.clone();
-        let backend = settings
-            .backend_kind()
+        let placement = settings
+            .placement()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         *self.times.lock().unwrap() = FrameTimes::default();
-        let model = match common::load_model_announced(self.obj().upcast_ref(), &settings, backend)
-        {
-            Ok(m) => Some(m),
-            // Without a setting the stream may still name its model; decide at the first frame.
-            Err(e) if settings.model_location.is_none() && settings.model.is_none() => {
-                gst::debug!(CAT, imp = self, "no default model yet: {e}");
-                None
-            }
-            Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e))),
-        };
+        let model =
+            match common::load_model_announced(self.obj().upcast_ref(), &settings, placement) {
+                Ok(m) => Some(m),
+                // Without a setting the stream may still name its model; decide at the first frame.
+                Err(e) if settings.model_location.is_none() && settings.model.is_none() => {
+                    gst::debug!(CAT, imp = self, "no default model yet: {e}");
+                    None
+                }
+                Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e))),
+            };
         *self.state.lock().unwrap() = State {
             model,
             ..Default::default()
@@ -392,6 +390,17 @@ impl VideoFilterImpl for RecCnnDec {
             out_info.width(),
             out_info.height()
         );
+        // The model may be known only at the first frame (from the stream); warm up if it is.
+        let model = self.state.lock().unwrap().model.clone();
+        if let Some(model) = model {
+            common::warm_up_at_size(
+                self.obj().upcast_ref(),
+                &model,
+                out_info.width() as usize,
+                out_info.height() as usize,
+                true,
+            );
+        }
         Ok(())
     }
 
