@@ -123,7 +123,9 @@ impl<B: Backend> BurnEngine<B> {
     pub fn new(weights: &ModelWeights, device: B::Device) -> Self {
         Self {
             comcnn: weights.comcnn(&device),
-            reccnn: weights.reccnn(&device),
+            // Inference only: BatchNorm folded into the convolutions saves a pass over every
+            // feature map per layer.
+            reccnn: weights.reccnn_folded(&device),
             device,
         }
     }
