@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Measures the built-in ladder (models/jpeg-qN.cnnmodel) against plain jpegenc on the dev-eval
-# split, luma, and the CPU-class model swept over the same compact qualities against the
-# ladder; records the result in models/dev-eval/ (rd.json, rd.svg, rd.png). The library
-# compiles rd.json in, so `cnncodec models` reports these numbers; re-run after changing a model.
-# Extra arguments go to `cnncodec eval`.
+# Measures the built-in ladders on the dev-eval split, luma, and records the results where the
+# library compiles them in (so `cnncodec models` reports these numbers); re-run after changing
+# a model. Extra arguments go to every `cnncodec eval`.
+#  - JPEG: models/jpeg-qN against plain jpegenc, and the CPU-class model swept over the same
+#    compact qualities against the ladder -> models/dev-eval/ (rd.json, rd.svg, rd.png).
+#  - JPEG 2000: models/j2k-rN against plain JPEG 2000 (j2kenc / openjpegdec), plain JPEG 2000
+#    against plain jpegenc -> models/dev-eval-j2k/. j2k-r20 is also run at ratio 18 so that
+#    four points fall inside the 0.1-0.4 bpp window of the BD figures.
+#   scripts/measure-models.sh [jpeg|j2k|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+which="${1:-all}"
+shift || true
 bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build -p cnncodec-cli --locked
-target/debug/cnncodec eval --split dev-eval --model builtin \
-  --name "cnncodec built-in ladder" --also-model fast@10,20,30,50,70 \
-  --also-name "jpeg-q50-fast, compact quality sweep" --out models/dev-eval "$@"
+if [ "$which" = jpeg ] || [ "$which" = all ]; then
+  target/debug/cnncodec eval --split dev-eval --model builtin \
+    --name "cnncodec built-in ladder" --also-model fast@10,20,30,50,70 \
+    --also-name "jpeg-q50-fast, compact quality sweep" --out models/dev-eval "$@"
+fi
+if [ "$which" = j2k ] || [ "$which" = all ]; then
+  target/debug/cnncodec eval --codec j2k --split dev-eval \
+    --model j2k-r20@20,18 --model j2k-r12 --model j2k-r8 --model j2k-r6 --model j2k-r4 \
+    --name "cnncodec built-in J2K ladder" --out models/dev-eval-j2k "$@"
+fi
 cargo build -p cnncodec-cli --locked   # picks up the new measurements
 target/debug/cnncodec models
