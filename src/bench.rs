@@ -127,7 +127,7 @@ pub fn report(
 ) -> Result<String, String> {
     let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
     let weights = crate::ModelWeights::random("paper-size networks", com, rec, 1);
-    report_for(&weights, frames, sizes, backend)
+    report_for(&weights, frames, sizes, backend, crate::Precision::Fp32)
 }
 
 /// [`report`] for the architecture of `weights` (a built-in or trained model).
@@ -136,11 +136,12 @@ pub fn report_for(
     frames: usize,
     sizes: &[(usize, usize)],
     backend: crate::BackendKind,
+    precision: crate::Precision,
 ) -> Result<String, String> {
     let (com, rec) = (weights.meta.comcnn.clone(), weights.meta.reccnn.clone());
-    let engine = crate::load_engine(weights, backend, 0)?;
+    let engine = crate::load_engine_with(weights, backend, 0, precision)?;
     let mut out = format!(
-        "{} backend, {} cores, {} (RecCNN {} features x {} layers), {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
+        "{} backend ({precision}), {} cores, {} (RecCNN {} features x {} layers), {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
         engine.describe(),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         weights.meta.name,

@@ -38,7 +38,7 @@ pub const USAGE: &str = "usage:
                  [--init matconvnet|downsampler|MODEL] [--rec-lr A:B] [--com-lr A:B]
                  [--stop-gain DB]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
-  cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda]
+  cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda] [--precision fp32|fp16]
                  [--model PATH|NAME | --features N --depth N]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]";
@@ -71,7 +71,15 @@ pub fn repo_root() -> PathBuf {
 fn bench(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
         raw,
-        &["frames", "sizes", "backend", "model", "features", "depth"],
+        &[
+            "frames",
+            "sizes",
+            "backend",
+            "model",
+            "features",
+            "depth",
+            "precision",
+        ],
     )?;
     let frames: usize = args.parsed("frames", 3)?;
     let sizes: Vec<(usize, usize)> = args
@@ -87,6 +95,7 @@ fn bench(raw: &[String]) -> Result<(), String> {
         })
         .collect::<Result<_, String>>()?;
     let backend: BackendKind = args.get("backend").unwrap_or("cpu").parse()?;
+    let precision: cnncodec::Precision = args.get("precision").unwrap_or("fp32").parse()?;
     let weights = match args.get("model") {
         Some(m) => codec::ModelRef::parse(m)?.load()?,
         None => cnncodec::ModelWeights::random(
@@ -100,7 +109,7 @@ fn bench(raw: &[String]) -> Result<(), String> {
     };
     print!(
         "{}",
-        cnncodec::bench::report_for(&weights, frames, &sizes, backend)?
+        cnncodec::bench::report_for(&weights, frames, &sizes, backend, precision)?
     );
     Ok(())
 }
