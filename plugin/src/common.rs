@@ -238,8 +238,9 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
         glib::ParamSpecString::builder("model")
             .nick("Model")
             .blurb(&format!(
-                "Built-in model by name (each is trained for the jpegenc quality in its name: \
-                 set jpegenc to the same quality; `cnncodec models` lists their bit rates). \
+                "Built-in model by name (each is trained for the codec setting in its name: \
+                 jpeg-qN for jpegenc quality=N, j2k-rN for j2kenc compression-ratio=N; \
+                 `cnncodec models` lists their bit rates). \
                  This build has: {}. Ignored when model-location is set",
                 if names.is_empty() {
                     "none".to_owned()

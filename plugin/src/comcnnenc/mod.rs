@@ -3,8 +3,9 @@
 //! Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format;
 //! the network runs on the luma plane and chroma is box-averaged. The original size and the
 //! model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
-//! `model` picks a built-in model (default `jpeg-q50`); each is trained for the `jpegenc`
-//! quality in its name. `qos` is off: every frame is kept (set it for live preview to drop
+//! `model` picks a built-in model (default `jpeg-q50`); each is trained for the codec
+//! setting in its name (`jpeg-qN`: `jpegenc quality=N`; `j2k-rN`: `j2kenc
+//! compression-ratio=N`). `qos` is off: every frame is kept (set it for live preview to drop
 //! late frames before the network). `stats` reports frames and time per frame; the LATENCY
 //! query adds the measured time when upstream is live.
 //!
