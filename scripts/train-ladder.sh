@@ -5,7 +5,8 @@
 #     32-feature, 10-layer RecCNN trained over compact JPEG qualities 10-70 (stock
 #     jpegenc/jpegdec in the loop, quality cycling image by image);
 #  2. jpeg-qN: jpeg-mixed's RecCNN fine-tuned at each compact quality N (the ladder);
-#  3. jpeg-q50-fast: a 16-feature, 6-layer RecCNN behind the same ComCNN, trained at quality 50.
+#  3. jpeg-q50-fast: a 16-feature, 4-layer RecCNN behind the same ComCNN, trained at quality 50
+#     (4 layers: the depth that decodes CIF at 10 frames/s or more on 2 cores).
 # Re-running resumes every unfinished run from its checkpoint. Then copy
 # runs/<name>/model.cnnmodel to models/<name>.cnnmodel and run scripts/measure-models.sh.
 #   scripts/train-ladder.sh [QUALITY...]     (default: 10 20 30 50 70, then fast)
@@ -22,7 +23,7 @@ $bin train --out runs/jpeg-mixed --quality 30 --mix-qualities 10,20,30,50,70 \
 for q in ${@:-10 20 30 50 70 fast}; do
   if [ "$q" = fast ]; then
     $bin train --out runs/jpeg-q50-fast --quality 50 --init downsampler --features 16 \
-      --com-features 8 --depth 6 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+      --com-features 8 --depth 4 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
       --name jpeg-q50-fast "${common[@]}"
   else
     $bin train --out "runs/jpeg-q$q" --quality "$q" --init runs/jpeg-mixed/model.cnnmodel \
