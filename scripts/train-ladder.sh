@@ -17,10 +17,14 @@ bash scripts/install-deps.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
 common=(--split train,train-video --stages 1 --batch 16 --patch 40)
-$bin train --out runs/jpeg-mixed --quality 30 --mix-qualities 10,20,30,50,70 \
-  --init downsampler --features 32 --com-features 8 --depth 10 --steps 1600 \
-  --rec-lr 1e-3:1e-5 --seed 1 --name jpeg-mixed "${common[@]}"
-for q in ${@:-10 20 30 50 70 fast}; do
+points=(${@:-10 20 30 50 70 fast})
+# The base is needed by the per-quality models only.
+if [[ " ${points[*]} " =~ [0-9] ]]; then
+  $bin train --out runs/jpeg-mixed --quality 30 --mix-qualities 10,20,30,50,70 \
+    --init downsampler --features 32 --com-features 8 --depth 10 --steps 1600 \
+    --rec-lr 1e-3:1e-5 --seed 1 --name jpeg-mixed "${common[@]}"
+fi
+for q in "${points[@]}"; do
   if [ "$q" = fast ]; then
     $bin train --out runs/jpeg-q50-fast --quality 50 --init downsampler --features 16 \
       --com-features 8 --depth 4 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
