@@ -49,6 +49,18 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
             "provenance": w.meta.provenance,
         }));
     }
+    // Each codec's models in bit-rate order (JPEG: rising quality; J2K: falling ratio).
+    rows.sort_by_key(|r| {
+        let q = r["compact_quality"].as_i64().unwrap_or(0);
+        let codec = r["codec"].as_str().unwrap_or("").to_owned();
+        let rate = if codec == "jpeg2000" { -q } else { q };
+        (
+            codec != "jpeg",
+            codec,
+            rate,
+            r["name"].as_str().unwrap_or("").to_owned(),
+        )
+    });
     if as_json {
         println!(
             "{}",
