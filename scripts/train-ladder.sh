@@ -5,8 +5,8 @@
 #     32-feature, 10-layer RecCNN trained over compact JPEG qualities 10-70 (stock
 #     jpegenc/jpegdec in the loop, quality cycling image by image);
 #  2. jpeg-qN: jpeg-mixed's RecCNN fine-tuned at each compact quality N (the ladder);
-#  3. jpeg-q50-fast: a 16-feature, 4-layer RecCNN behind the same ComCNN, trained at quality 50
-#     (4 layers: the depth that decodes CIF at 10 frames/s or more on 2 cores).
+#  3. jpeg-q50-fast: a 16-feature, 3-layer RecCNN behind the same ComCNN, trained at quality 50
+#     (3 layers: 4 decoded CIF at 8-11 frames/s on this noisy 2-core VM, 3 at 14-16).
 # Re-running resumes every unfinished run from its checkpoint. Then copy
 # runs/<name>/model.cnnmodel to models/<name>.cnnmodel and run scripts/measure-models.sh.
 #   scripts/train-ladder.sh [QUALITY...]     (default: 10 20 30 50 70, then fast)
@@ -27,7 +27,7 @@ fi
 for q in "${points[@]}"; do
   if [ "$q" = fast ]; then
     $bin train --out runs/jpeg-q50-fast --quality 50 --init downsampler --features 16 \
-      --com-features 8 --depth 4 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+      --com-features 8 --depth 3 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
       --name jpeg-q50-fast "${common[@]}"
   else
     $bin train --out "runs/jpeg-q$q" --quality "$q" --init runs/jpeg-mixed/model.cnnmodel \
