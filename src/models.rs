@@ -35,21 +35,55 @@ pub fn ladder_names() -> Vec<&'static str> {
     ladder_names_for("jpeg")
 }
 
-/// A codec's ladder in bit-rate order: `jpeg-qN` by rising quality (`jpeg`), or `j2k-rN` by
-/// falling compression ratio (`jpeg2000`).
+/// How a codec's models name their operating point (`jpeg-q50`: JPEG quality 50; `j2k-r8`:
+/// J2K compression ratio 8): the name's codec part, the point's letter, and whether a larger
+/// number means more bits.
+fn naming(codec: &str) -> Option<(&'static str, &'static str, bool)> {
+    match codec {
+        "jpeg" => Some(("jpeg-", "q", true)),
+        "jpeg2000" => Some(("j2k-", "r", false)),
+        _ => None,
+    }
+}
+
+/// The short label of an operating point, as eval reports write it: `q50` (JPEG quality) or
+/// `r8` (J2K compression ratio).
+pub fn point_label(codec: &str, quality: u32) -> String {
+    let letter = naming(codec).map_or("q", |n| n.1);
+    format!("{letter}{quality}")
+}
+
+/// The conventional name of `codec`'s ladder model for `quality`: `jpeg-q50`, `j2k-r8`.
+pub fn ladder_name(codec: &str, quality: u32) -> String {
+    let prefix = naming(codec).map_or("", |n| n.0);
+    format!("{prefix}{}", point_label(codec, quality))
+}
+
+/// A key that sorts `codec`'s operating points by bit rate: rising JPEG quality, falling J2K
+/// compression ratio.
+pub fn bitrate_rank(codec: &str, quality: u32) -> i64 {
+    match naming(codec) {
+        Some((_, _, false)) => -(quality as i64),
+        _ => quality as i64,
+    }
+}
+
+/// A codec's ladder in bit-rate order: `jpeg-qN` (`jpeg`) or `j2k-rN` (`jpeg2000`).
 pub fn ladder_names_for(codec: &str) -> Vec<&'static str> {
-    let (prefix, rising) = match codec {
-        "jpeg" => ("jpeg-q", true),
-        "jpeg2000" => ("j2k-r", false),
-        _ => return vec![],
+    let Some((prefix, letter, _)) = naming(codec) else {
+        return vec![];
     };
-    let point = |n: &str| n.strip_prefix(prefix).and_then(|q| q.parse::<i64>().ok());
+    let point = |n: &str| {
+        n.strip_prefix(prefix)
+            .and_then(|n| n.strip_prefix(letter))
+            .and_then(|q| q.parse::<u32>().ok())
+    };
     let mut v: Vec<&'static str> = BUILTIN
         .iter()
         .map(|m| m.name)
         .filter(|n| point(n).is_some())
         .collect();
-    v.sort_by_key(|n| point(n).map(|p| if rising { p } else { -p }));
+    v.sort_by_key(|n| point(n).map(|q| bitrate_rank(codec, q)));
     v
 }
 
@@ -125,11 +159,7 @@ pub struct Measured {
 /// J2K compression ratio for a `jpeg2000` model), from the eval reports shipped in
 /// `models/dev-eval/rd.json` (JPEG) and `models/dev-eval-j2k/rd.json` (JPEG 2000).
 pub fn measured(name: &str, codec: &str, quality: u32) -> Option<Measured> {
-    let label = if codec == "jpeg2000" {
-        format!("{name} r{quality}")
-    } else {
-        format!("{name} q{quality}")
-    };
+    let label = format!("{name} {}", point_label(codec, quality));
     MEASURED_RDS
         .iter()
         .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
@@ -171,9 +201,8 @@ mod tests {
         for m in builtin_models() {
             let w = builtin(m.name).unwrap();
             assert_eq!(w.meta.name, m.name, "file name and model name differ");
-            let point = if w.meta.codec == "jpeg2000" { "r" } else { "q" };
             assert!(
-                m.name.contains(&format!("{point}{}", w.meta.quality)),
+                m.name.contains(&point_label(&w.meta.codec, w.meta.quality)),
                 "{}: trained for quality {}",
                 m.name,
                 w.meta.quality

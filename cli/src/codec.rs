@@ -72,12 +72,28 @@ impl Stock {
         }
     }
 
-    /// Encoder, then a caps filter so the counted bytes are the codestream alone.
+    /// The encoder's rate setting: `quality=50`, `bpp=0.25`, `compression-ratio=8`.
+    pub fn setting(&self) -> String {
+        match self {
+            Self::Jpeg(q) => format!("quality={q}"),
+            Self::J2kBpp(b) => format!("bpp={b}"),
+            Self::J2kRatio(r) => format!("compression-ratio={r}"),
+        }
+    }
+
+    /// The encoder element as a pipeline names it.
+    pub fn element(&self) -> String {
+        match self {
+            Self::Jpeg(_) => format!("jpegenc {} idct-method=islow", self.setting()),
+            Self::J2kBpp(_) | Self::J2kRatio(_) => format!("j2kenc {}", self.setting()),
+        }
+    }
+
+    /// Encoder, then (J2K) a caps filter so the counted bytes are the bare codestream.
     fn encoder(&self) -> String {
         match self {
-            Self::Jpeg(q) => format!("jpegenc quality={q} idct-method=islow"),
-            Self::J2kBpp(b) => format!("j2kenc bpp={b} ! image/x-jpc"),
-            Self::J2kRatio(r) => format!("j2kenc compression-ratio={r} ! image/x-jpc"),
+            Self::Jpeg(_) => self.element(),
+            Self::J2kBpp(_) | Self::J2kRatio(_) => format!("{} ! image/x-jpc", self.element()),
         }
     }
 
@@ -91,9 +107,9 @@ impl Stock {
     /// A short label for tables: `q50`, `0.25bpp`, `r8`.
     pub fn label(&self) -> String {
         match self {
-            Self::Jpeg(q) => format!("q{q}"),
+            Self::Jpeg(q) => cnncodec::models::point_label("jpeg", *q),
             Self::J2kBpp(b) => format!("{b}bpp"),
-            Self::J2kRatio(r) => format!("r{r}"),
+            Self::J2kRatio(r) => cnncodec::models::point_label("jpeg2000", *r),
         }
     }
 
@@ -103,6 +119,15 @@ impl Stock {
             Self::J2kBpp(b) => format!("JPEG 2000 at {b} bpp"),
             Self::J2kRatio(r) => format!("JPEG 2000 at compression ratio {r}"),
         }
+    }
+}
+
+/// `--codec jpeg|j2k` (also `jpeg2000`) as the model metadata names the codec.
+pub fn codec_option(args: &crate::args::Args) -> Result<&'static str, String> {
+    match args.get("codec").unwrap_or("jpeg") {
+        "jpeg" => Ok("jpeg"),
+        "j2k" | "jpeg2000" => Ok("jpeg2000"),
+        other => Err(format!("--codec {other}: use jpeg or j2k")),
     }
 }
 

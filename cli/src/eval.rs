@@ -29,7 +29,9 @@ use cnncodec::GrayImage;
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::codec::{framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, Stock};
+use crate::codec::{
+    codec_option, framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, Stock,
+};
 use crate::plot::{write_plot, Series};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
@@ -212,19 +214,10 @@ fn framework_points(
             .into_iter()
             .map(|m| m.load().map(|w| (m, w)))
             .collect::<Result<Vec<_>, _>>()?;
-        // A ladder's points in bit-rate order (JPEG: rising quality; J2K: falling ratio).
-        loaded.sort_by_key(|(_, w)| {
-            if codec == "jpeg2000" {
-                -(w.meta.quality as i64)
-            } else {
-                w.meta.quality as i64
-            }
-        });
+        // A ladder's points in bit-rate order.
+        loaded.sort_by_key(|(_, w)| cnncodec::models::bitrate_rank(codec, w.meta.quality));
         for (model, weights) in loaded {
             if weights.meta.codec != codec {
-                if spec == "builtin" {
-                    continue;
-                }
                 return Err(format!(
                     "--{option} {spec}: '{}' is a {} model; this run evaluates {codec} (--codec)",
                     weights.meta.name, weights.meta.codec
@@ -381,11 +374,7 @@ pub fn run_eval(raw: &[String]) -> Result<(), String> {
             "j2k-bpp",
         ],
     )?;
-    let codec = match args.get("codec").unwrap_or("jpeg") {
-        "jpeg" => "jpeg",
-        "j2k" | "jpeg2000" => "jpeg2000",
-        other => return Err(format!("--codec {other}: use jpeg or j2k")),
-    };
+    let codec = codec_option(&args)?;
     let colour = match args.get("colour").unwrap_or("luma") {
         "luma" => false,
         "rgb" => true,

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use crate::codec::Stock;
+
 pub fn run_models(raw: &[String]) -> Result<(), String> {
     let as_json = match raw {
         [] => false,
@@ -14,25 +16,15 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
     for m in cnncodec::models::builtin_models() {
         let w = cnncodec::models::builtin(m.name)?;
         let measured = cnncodec::models::measured(m.name, &w.meta.codec, w.meta.quality);
-        let (setting, encoder) = if w.meta.codec == "jpeg2000" {
-            (
-                format!("compression-ratio={}", w.meta.quality),
-                format!("j2kenc compression-ratio={}", w.meta.quality),
-            )
-        } else {
-            (
-                format!("quality={}", w.meta.quality),
-                format!("jpegenc quality={} idct-method=islow", w.meta.quality),
-            )
-        };
+        let stock = Stock::for_model(&w.meta.codec, w.meta.quality)?;
         rows.push(json!({
             "name": m.name,
             "default": Some(m.name) == default,
             "codec": w.meta.codec,
             // JPEG quality, or J2K compression ratio, of the compact image.
             "compact_quality": w.meta.quality,
-            "encoder_setting": setting,
-            "pipeline": format!("comcnnenc model={} ! {encoder}", m.name),
+            "encoder_setting": stock.setting(),
+            "pipeline": format!("comcnnenc model={} ! {}", m.name, stock.element()),
             "architecture": {
                 "comcnn_features": w.meta.comcnn.features,
                 "reccnn_features": w.meta.reccnn.features,
@@ -51,13 +43,13 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
     }
     // Each codec's models in bit-rate order (JPEG: rising quality; J2K: falling ratio).
     rows.sort_by_key(|r| {
-        let q = r["compact_quality"].as_i64().unwrap_or(0);
         let codec = r["codec"].as_str().unwrap_or("").to_owned();
-        let rate = if codec == "jpeg2000" { -q } else { q };
+        let q = r["compact_quality"].as_u64().unwrap_or(0) as u32;
+        let rank = cnncodec::models::bitrate_rank(&codec, q);
         (
             codec != "jpeg",
             codec,
-            rate,
+            rank,
             r["name"].as_str().unwrap_or("").to_owned(),
         )
     });

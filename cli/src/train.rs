@@ -21,7 +21,7 @@ use cnncodec::train::{initialise, CompactCodec, InitScheme, StepReport, TrainOpt
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
-use crate::codec::{MixedCodec, ModelRef, Stock, StockCodec};
+use crate::codec::{codec_option, MixedCodec, ModelRef, Stock, StockCodec};
 
 pub fn run_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
@@ -49,11 +49,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
-    let codec = match args.get("codec").unwrap_or("jpeg") {
-        "jpeg" => "jpeg",
-        "j2k" | "jpeg2000" => "jpeg2000",
-        other => return Err(format!("--codec {other}: use jpeg or j2k")),
-    };
+    let codec = codec_option(&args)?;
     let quality: u32 = args.parsed("quality", if codec == "jpeg" { 50 } else { 8 })?;
     if !valid_point(codec, quality) {
         return Err(format!(
@@ -127,11 +123,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         let name = args
             .get("name")
             .map(str::to_owned)
-            .unwrap_or(if codec == "jpeg" {
-                format!("jpeg-q{quality}")
-            } else {
-                format!("j2k-r{quality}")
-            });
+            .unwrap_or_else(|| cnncodec::models::ladder_name(codec, quality));
         let init = args.get("init").unwrap_or("matconvnet");
         let (mut start, origin) = match init.parse::<InitScheme>() {
             Ok(scheme) => {

@@ -345,6 +345,15 @@ pub struct LoadedModel {
     pub placement: Placement,
 }
 
+/// Posts a `Progress` message (`code` names the task: `load-model`, `warm-up`).
+fn post_progress(element: &gst::Element, kind: gst::ProgressType, code: &str, text: &str) {
+    let _ = element.post_message(
+        gst::message::Progress::builder(kind, code, text)
+            .src(element)
+            .build(),
+    );
+}
+
 /// GPU kernels are compiled and autotuned per tensor shape on first use (cubecl keeps the
 /// tuning results on disk, so the next start is quicker); running one frame of the
 /// negotiated size here, announced with `Progress` messages, keeps that cost out of the first
@@ -359,13 +368,7 @@ pub fn warm_up_at_size(
     if model.placement.backend == BackendKind::Cpu || width == 0 || height == 0 {
         return;
     }
-    let post = |kind: gst::ProgressType, text: String| {
-        let _ = element.post_message(
-            gst::message::Progress::builder(kind, "warm-up", &text)
-                .src(element)
-                .build(),
-        );
-    };
+    let post = |kind, text: String| post_progress(element, kind, "warm-up", &text);
     post(
         gst::ProgressType::Start,
         format!("tuning kernels for {width}x{height} frames"),
@@ -474,13 +477,7 @@ pub fn load_model_announced(
         .or_else(|| settings.model.clone())
         .or_else(|| cnncodec::models::default_model().map(str::to_owned))
         .unwrap_or_else(|| "no model".into());
-    let post = |kind: gst::ProgressType, text: String| {
-        let _ = element.post_message(
-            gst::message::Progress::builder(kind, "load-model", &text)
-                .src(element)
-                .build(),
-        );
-    };
+    let post = |kind, text: String| post_progress(element, kind, "load-model", &text);
     post(
         gst::ProgressType::Start,
         format!(

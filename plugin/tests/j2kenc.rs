@@ -27,11 +27,6 @@ fn planes_of(caps: &gst::CapsRef, buffer: &gst::BufferRef) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn format_of(sample: &gst::Sample) -> String {
-    let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
-    s.get::<String>("format").unwrap()
-}
-
 /// A GRAY8 frame with structure and noise, as hard to code as a photograph.
 fn textured_gray(width: u32, height: u32) -> (gst::Caps, gst::Buffer) {
     util::new_frame(gst_video::VideoFormat::Gray8, width, height, 10, |frame| {
@@ -70,14 +65,14 @@ fn lossless_round_trip_through_openjpegdec_for_every_size_and_format() {
                 let sample = &result.samples[0];
                 // openjpegdec gives RGB back as xRGB, and a 1x1 (or 2x2) 4:2:x frame's
                 // single chroma sample as 4:4:4: compare the samples where the layout is kept.
-                if format_of(sample) == *format {
+                if util::format_of(sample) == *format {
                     let output = planes_of(sample.caps().unwrap(), sample.buffer().unwrap());
                     assert_eq!(output, input, "{what}: lossless is exact");
                 } else {
                     assert!(
                         *format == "RGB" || w <= 2 || h <= 2,
                         "{what}: came back as {}",
-                        format_of(sample)
+                        util::format_of(sample)
                     );
                 }
             }
@@ -169,7 +164,7 @@ fn motion_jpeg2000_file_round_trip() {
         )
         .expect_ok();
         assert_eq!(played.sizes(), vec![(320, 240); 3], "{format}");
-        assert_eq!(format_of(&played.samples[0]), format);
+        assert_eq!(util::format_of(&played.samples[0]), format);
     }
 }
 

@@ -43,17 +43,11 @@ fn archive_and_play(codec_enc: &str, codec_dec: &str, format: &str, w: u32, h: u
         vec![(w as i32, h as i32); 2],
         "{codec_enc} {format} {w}x{h}"
     );
-    assert_eq!(format_of(&played.samples[0]), format, "format survives");
-}
-
-fn format_of(sample: &gst::Sample) -> String {
-    sample
-        .caps()
-        .unwrap()
-        .structure(0)
-        .unwrap()
-        .get::<String>("format")
-        .unwrap()
+    assert_eq!(
+        util::format_of(&played.samples[0]),
+        format,
+        "format survives"
+    );
 }
 
 #[test]
@@ -99,7 +93,7 @@ fn jpeg2000_round_trip_restores_every_size() {
             );
             // A 1x1 compact frame has 1x1 chroma, which openjpegdec reads back as 4:4:4.
             if w > 2 && h > 2 {
-                assert_eq!(format_of(&direct.samples[0]), format, "{w}x{h}");
+                assert_eq!(util::format_of(&direct.samples[0]), format, "{w}x{h}");
             }
 
             // The stock mj2mux does not negotiate frames of a few pixels.

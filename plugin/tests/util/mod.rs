@@ -52,3 +52,14 @@ pub fn test_frame(format: &str, width: u32, height: u32, seed: u32) -> (gst::Cap
         }
     })
 }
+
+/// The `format` field of a sample's caps.
+pub fn format_of(sample: &gst::Sample) -> String {
+    sample
+        .caps()
+        .unwrap()
+        .structure(0)
+        .unwrap()
+        .get::<String>("format")
+        .unwrap()
+}
