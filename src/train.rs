@@ -8,14 +8,19 @@
 //!
 //! Stages alternate; each starts a fresh Adam whose learning rate decays log-linearly over
 //! the stage. Patches are square, with the 8 flips/rotations; everything is seeded. A
-//! checkpoint (model file + JSON state) is written after every stage, so an interrupted run
-//! resumes at the last finished stage with the same random stream.
+//! checkpoint (model file + JSON state) is written after every stage and, with
+//! `checkpoint_every`, every that many steps inside a stage (then with Adam's moments too), so
+//! an interrupted run resumes where it was saved, with the same random stream and optimiser
+//! state.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use burn::backend::Autodiff;
-use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::record::AdaptorRecord;
+use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams, Optimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +40,9 @@ pub trait CompactCodec {
     fn code(&self, compact: &GrayImage) -> Result<GrayImage, String>;
     /// What it is, for the model's provenance.
     fn describe(&self) -> String;
+    /// Called before each pass over the images, so a codec that varies from image to image
+    /// (for example by quality) treats every pass alike, also after a resume.
+    fn start_pass(&self) {}
 }
 
 /// No codec at all (tests, and the paper's surrogate).
@@ -68,6 +76,9 @@ pub struct TrainOptions {
     /// (the paper's "until the RD stops improving"); `None`: run all `stages`.
     #[serde(default)]
     pub min_dev_gain_db: Option<f64>,
+    /// Also checkpoint every this many steps inside a stage (0: after each stage only).
+    #[serde(default)]
+    pub checkpoint_every: usize,
 }
 
 impl Default for TrainOptions {
@@ -81,6 +92,7 @@ impl Default for TrainOptions {
             com_lr: (1e-4, 1e-5),
             seed: 1,
             min_dev_gain_db: None,
+            checkpoint_every: 0,
         }
     }
 }
@@ -99,6 +111,12 @@ pub struct TrainState {
     /// Mean development PSNR (dB) after each measured RecCNN stage, as (stage, dB).
     #[serde(default)]
     pub dev_psnr: Vec<(usize, f64)>,
+    /// Steps of the current stage done when the checkpoint was taken (0: at a stage boundary).
+    #[serde(default)]
+    pub stage_step: usize,
+    /// Sum of the current stage's step losses up to `stage_step`.
+    #[serde(default)]
+    pub stage_loss_sum: f64,
 }
 
 /// BatchNorm epsilon while training (batch variances can be 0). The stored running variance
@@ -194,10 +212,32 @@ fn descend<M: AutodiffModule<TrainBackend>>(
     (module, at.loss)
 }
 
+/// How a call to [`Trainer::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every stage is done.
+    Finished,
+    /// Stopped after [`Trainer::stop_after`] steps, checkpointed; running again resumes.
+    Stopped,
+}
+
 /// The alternating trainer.
 pub struct Trainer {
     pub weights: ModelWeights,
     pub state: TrainState,
+    /// Stop after this many steps of one call to [`Trainer::run`], checkpointed as an
+    /// interruption would leave it (demonstrations and tests of resuming).
+    pub stop_after: Option<usize>,
+    /// Adam's moments from a checkpoint taken inside a stage, for that stage to go on with.
+    saved_moments: Option<Vec<Option<Moments>>>,
+    steps_this_run: usize,
+}
+
+/// What a stage loop does after a step.
+enum AfterStep {
+    Continue,
+    Save,
+    SaveAndStop,
 }
 
 impl Trainer {
@@ -222,11 +262,16 @@ impl Trainer {
                 stage_losses: vec![],
                 model_hash: String::new(),
                 dev_psnr: vec![],
+                stage_step: 0,
+                stage_loss_sum: 0.0,
             },
+            stop_after: None,
+            saved_moments: None,
+            steps_this_run: 0,
         })
     }
 
-    /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`].
+    /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`] (inside a stage too).
     pub fn resume(dir: &Path) -> Result<Self, String> {
         let weights = ModelWeights::load(&checkpoint_model(dir)).map_err(|e| e.to_string())?;
         let text = std::fs::read_to_string(dir.join("checkpoint.json"))
@@ -238,7 +283,21 @@ impl Trainer {
                 dir.display()
             ));
         }
-        Ok(Self { weights, state })
+        let saved_moments = if state.stage_step > 0 {
+            Some(read_moments(
+                &checkpoint_moments(dir),
+                &weights.meta.content_hash,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            weights,
+            state,
+            stop_after: None,
+            saved_moments,
+            steps_this_run: 0,
+        })
     }
 
     /// Writes `checkpoint.cnnmodel` and `checkpoint.json` into `dir` (each atomically).
@@ -255,10 +314,10 @@ impl Trainer {
             .map_err(|e| format!("{}: {e}", json.display()))
     }
 
-    /// Runs the remaining stages, checkpointing into `dir` after each. With `dev` images and
-    /// `min_dev_gain_db`, each RecCNN stage is followed by a measurement on `dev` (never
-    /// trained on); the run stops once a stage gains less than that, and the best model so
-    /// far is kept as `best.cnnmodel` in `dir`.
+    /// Runs the remaining stages, checkpointing into `dir` after each (and inside each, with
+    /// `checkpoint_every`). With `dev` images and `min_dev_gain_db`, each RecCNN stage is
+    /// followed by a measurement on `dev` (never trained on); the run stops once a stage gains
+    /// less than that, and the best model so far is kept as `best.cnnmodel` in `dir`.
     pub fn run(
         &mut self,
         images: &[GrayImage],
@@ -266,7 +325,7 @@ impl Trainer {
         codec: &dyn CompactCodec,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> Result<(), String> {
+    ) -> Result<RunEnd, String> {
         let p = self.state.options.patch;
         let usable: Vec<&GrayImage> = images
             .iter()
@@ -275,15 +334,21 @@ impl Trainer {
         if usable.is_empty() {
             return Err(format!("no training image is at least {p}x{p}"));
         }
+        self.steps_this_run = 0;
         while self.state.stages_done < self.state.options.stages {
             let stage = self.state.stages_done;
             let loss = if stage % 2 == 0 {
-                self.rec_stage(&usable, codec, stage, report)?
+                self.rec_stage(&usable, codec, stage, dir, report)?
             } else {
-                self.com_stage(&usable, stage, report)
+                self.com_stage(&usable, stage, dir, report)?
+            };
+            let Some(loss) = loss else {
+                return Ok(RunEnd::Stopped);
             };
             self.state.stage_losses.push(loss);
             self.state.stages_done += 1;
+            self.state.stage_step = 0;
+            self.state.stage_loss_sum = 0.0;
             if let (Some(min_gain), false, 0) = (
                 self.state.options.min_dev_gain_db,
                 dev.is_empty(),
@@ -313,21 +378,104 @@ impl Trainer {
             }
             if let Some(dir) = dir {
                 self.save_checkpoint(dir)?;
+                // Moments belong to a checkpoint inside a stage; this one is at a boundary.
+                let _ = std::fs::remove_file(checkpoint_moments(dir));
             }
+            let more = self.state.stages_done < self.state.options.stages;
+            if more && self.stop_after.is_some_and(|n| self.steps_this_run >= n) {
+                return Ok(RunEnd::Stopped);
+            }
+        }
+        Ok(RunEnd::Finished)
+    }
+
+    /// Counts a step and says whether to checkpoint (or stop) after `done` of `steps`.
+    fn after_step(&mut self, done: usize, steps: usize) -> AfterStep {
+        self.steps_this_run += 1;
+        if done >= steps {
+            return AfterStep::Continue; // the stage's end saves
+        }
+        let every = self.state.options.checkpoint_every;
+        if self.stop_after.is_some_and(|n| self.steps_this_run >= n) {
+            AfterStep::SaveAndStop
+        } else if every > 0 && done % every == 0 {
+            AfterStep::Save
+        } else {
+            AfterStep::Continue
+        }
+    }
+
+    /// Records a point inside a stage (`weights` now, `done` steps, their `loss_sum`, the
+    /// random stream) and writes it with Adam's moments when there is a `dir`.
+    #[allow(clippy::too_many_arguments)]
+    fn save_inside_stage<M: AutodiffModule<TrainBackend>>(
+        &mut self,
+        dir: Option<&Path>,
+        weights: ModelWeights,
+        module: &M,
+        optim: &OptimizerAdaptor<Adam, M, TrainBackend>,
+        done: usize,
+        loss_sum: f64,
+        rng: &Rng,
+    ) -> Result<(), String> {
+        self.weights = weights;
+        self.state.stage_step = done;
+        self.state.stage_loss_sum = loss_sum;
+        self.state.rng = rng.0;
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            write_moments(
+                &checkpoint_moments(dir),
+                &self.weights.meta.content_hash,
+                &collect_moments(module, optim),
+            )?;
+            self.save_checkpoint(dir)?;
         }
         Ok(())
     }
 
+    /// The model with `rec` (training form) as its RecCNN, in the stored (inference) form.
+    fn with_reccnn(&self, rec: &RecCnn<TrainBackend>) -> ModelWeights {
+        let com = self.weights.comcnn::<CpuBackend>(&Default::default());
+        let mut trained =
+            ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
+        shift_running_var(&mut trained, TRAIN_BN_EPSILON as f32);
+        trained.meta.content_hash = crate::weights::content_hash(&trained.comcnn, &trained.reccnn);
+        trained
+    }
+
+    /// The model with `com` as its ComCNN.
+    fn with_comcnn(&self, com: &ComCnn<TrainBackend>) -> ModelWeights {
+        let rec_kept = self.weights.reccnn::<CpuBackend>(&Default::default());
+        ModelWeights::from_networks(self.weights.meta.clone(), &com.valid(), &rec_kept)
+    }
+
+    /// A fresh Adam, or the one saved inside this stage.
+    fn stage_optimizer<M: AutodiffModule<TrainBackend>>(
+        &mut self,
+        module: &M,
+    ) -> Result<OptimizerAdaptor<Adam, M, TrainBackend>, String> {
+        let optim = AdamConfig::new().init();
+        match self.saved_moments.take() {
+            Some(saved) if self.state.stage_step > 0 => restore_moments(module, optim, saved),
+            _ => Ok(optim),
+        }
+    }
+
+    /// One RecCNN stage; `None` when stopped inside it.
     fn rec_stage(
         &mut self,
         images: &[&GrayImage],
         codec: &dyn CompactCodec,
         stage: usize,
+        dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> Result<f64, String> {
+    ) -> Result<Option<f64>, String> {
         let opts = self.state.options.clone();
-        // Inputs through the frozen ComCNN and the real codec, once per stage.
+        // Inputs through the frozen ComCNN and the real codec, once per stage (again on a
+        // resume inside the stage: ComCNN has not changed, so neither have they).
         let engine = BurnEngine::<CpuBackend>::new(&self.weights, Default::default());
+        codec.start_pass();
         let mut pairs = Vec::with_capacity(images.len());
         for img in images {
             let decoded = codec.code(&compress_luma(&engine, img))?;
@@ -343,10 +491,10 @@ impl Trainer {
                 bn.epsilon = TRAIN_BN_EPSILON;
             }
         }
-        let mut optim = AdamConfig::new().init();
+        let mut optim = self.stage_optimizer(&rec)?;
         let mut rng = Rng(self.state.rng);
-        let mut total = 0.0;
-        for step in 0..opts.steps_per_stage {
+        let mut total = self.state.stage_loss_sum;
+        for step in self.state.stage_step..opts.steps_per_stage {
             let (mut inp, mut tgt) = (vec![], vec![]);
             for _ in 0..opts.batch {
                 let (up, orig) = &pairs[rng.below(pairs.len())];
@@ -375,23 +523,30 @@ impl Trainer {
             let value;
             (rec, value) = descend(rec, &mut optim, loss, at, report);
             total += value;
+            match self.after_step(step + 1, opts.steps_per_stage) {
+                AfterStep::Continue => {}
+                then => {
+                    let now = self.with_reccnn(&rec);
+                    self.save_inside_stage(dir, now, &rec, &optim, step + 1, total, &rng)?;
+                    if let AfterStep::SaveAndStop = then {
+                        return Ok(None);
+                    }
+                }
+            }
         }
         self.state.rng = rng.0;
-        let com = self.weights.comcnn::<CpuBackend>(&Default::default());
-        let mut trained =
-            ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
-        shift_running_var(&mut trained, TRAIN_BN_EPSILON as f32);
-        trained.meta.content_hash = crate::weights::content_hash(&trained.comcnn, &trained.reccnn);
-        self.weights = trained;
-        Ok(total / opts.steps_per_stage as f64)
+        self.weights = self.with_reccnn(&rec);
+        Ok(Some(total / opts.steps_per_stage as f64))
     }
 
+    /// One ComCNN stage; `None` when stopped inside it.
     fn com_stage(
         &mut self,
         images: &[&GrayImage],
         stage: usize,
+        dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> f64 {
+    ) -> Result<Option<f64>, String> {
         let opts = self.state.options.clone();
         let device = Default::default();
         let mut com: ComCnn<TrainBackend> = self.weights.comcnn(&device);
@@ -411,10 +566,10 @@ impl Trainer {
             .reshape([1, 1, h, p])
             .repeat_dim(0, opts.batch);
         let originals: Vec<Plane> = images.iter().map(|i| i.to_unit()).collect();
-        let mut optim = AdamConfig::new().init();
+        let mut optim = self.stage_optimizer(&com)?;
         let mut rng = Rng(self.state.rng);
-        let mut total = 0.0;
-        for step in 0..opts.steps_per_stage {
+        let mut total = self.state.stage_loss_sum;
+        for step in self.state.stage_step..opts.steps_per_stage {
             let mut inp = vec![];
             for _ in 0..opts.batch {
                 let orig = &originals[rng.below(originals.len())];
@@ -444,13 +599,216 @@ impl Trainer {
             let value;
             (com, value) = descend(com, &mut optim, loss, at, report);
             total += value;
+            match self.after_step(step + 1, opts.steps_per_stage) {
+                AfterStep::Continue => {}
+                then => {
+                    let now = self.with_comcnn(&com);
+                    self.save_inside_stage(dir, now, &com, &optim, step + 1, total, &rng)?;
+                    if let AfterStep::SaveAndStop = then {
+                        return Ok(None);
+                    }
+                }
+            }
         }
         self.state.rng = rng.0;
-        let rec_kept = self.weights.reccnn::<CpuBackend>(&Default::default());
-        self.weights =
-            ModelWeights::from_networks(self.weights.meta.clone(), &com.valid(), &rec_kept);
-        total / opts.steps_per_stage as f64
+        self.weights = self.with_comcnn(&com);
+        Ok(Some(total / opts.steps_per_stage as f64))
     }
+}
+
+/// One parameter's Adam moments, saved with a checkpoint taken inside a stage.
+#[derive(Clone, Debug, PartialEq)]
+struct Moments {
+    time: usize,
+    shape: Vec<usize>,
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+/// Collects each parameter's Adam moments in the module's visiting order (parameter ids are
+/// not stable across runs; the order is).
+struct CollectMoments<'a> {
+    lookup: &'a dyn Fn(&ParamId) -> Option<AdaptorRecord<Adam, TrainBackend>>,
+    out: Vec<Option<Moments>>,
+}
+
+impl ModuleVisitor<TrainBackend> for CollectMoments<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<TrainBackend, D>>) {
+        let moments = (self.lookup)(&param.id).map(|record| {
+            let state: AdamState<CpuBackend, D> = record.into_state();
+            let m = state.momentum;
+            Moments {
+                time: m.time,
+                shape: m.moment_1.dims().to_vec(),
+                first: m.moment_1.into_data().to_vec::<f32>().unwrap_or_default(),
+                second: m.moment_2.into_data().to_vec::<f32>().unwrap_or_default(),
+            }
+        });
+        self.out.push(moments);
+    }
+}
+
+/// Rebuilds Adam's records for a freshly built module from moments saved in visiting order.
+struct RestoreMoments {
+    saved: VecDeque<Option<Moments>>,
+    records: Vec<(ParamId, AdaptorRecord<Adam, TrainBackend>)>,
+    error: Option<String>,
+}
+
+impl ModuleVisitor<TrainBackend> for RestoreMoments {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<TrainBackend, D>>) {
+        let Some(saved) = self.saved.pop_front() else {
+            self.error =
+                Some("the saved optimiser state has fewer parameters than the network".into());
+            return;
+        };
+        let Some(m) = saved else { return };
+        let dims = param.val().dims().to_vec();
+        if m.shape != dims || m.first.len() != m.second.len() {
+            self.error = Some(format!(
+                "the saved optimiser state has shape {:?} where the network has {dims:?}",
+                m.shape
+            ));
+            return;
+        }
+        let device = Default::default();
+        let tensor = |v: Vec<f32>| {
+            Tensor::<CpuBackend, D>::from_data(TensorData::new(v, m.shape.clone()), &device)
+        };
+        let state = AdamState::new(AdaptiveMomentumState::new(
+            m.time,
+            tensor(m.first.clone()),
+            tensor(m.second.clone()),
+        ));
+        self.records
+            .push((param.id, AdaptorRecord::from_state(state)));
+    }
+}
+
+fn collect_moments<M: AutodiffModule<TrainBackend>>(
+    module: &M,
+    optim: &OptimizerAdaptor<Adam, M, TrainBackend>,
+) -> Vec<Option<Moments>> {
+    let records = optim.to_record();
+    let lookup = |id: &ParamId| records.get(id).cloned();
+    let mut visitor = CollectMoments {
+        lookup: &lookup,
+        out: vec![],
+    };
+    module.visit(&mut visitor);
+    visitor.out
+}
+
+fn restore_moments<M: AutodiffModule<TrainBackend>>(
+    module: &M,
+    optim: OptimizerAdaptor<Adam, M, TrainBackend>,
+    saved: Vec<Option<Moments>>,
+) -> Result<OptimizerAdaptor<Adam, M, TrainBackend>, String> {
+    let mut visitor = RestoreMoments {
+        saved: saved.into(),
+        records: vec![],
+        error: None,
+    };
+    module.visit(&mut visitor);
+    if let Some(e) = visitor.error {
+        return Err(e);
+    }
+    if !visitor.saved.is_empty() {
+        return Err("the saved optimiser state has more parameters than the network".into());
+    }
+    let mut records = optim.to_record();
+    records.extend(visitor.records);
+    Ok(optim.load_record(records))
+}
+
+const MOMENTS_MAGIC: &[u8; 8] = b"CNNADAM1";
+
+/// Writes moments (tied to the model with content hash `model_hash`) atomically:
+/// magic, hash, count, then per parameter a presence byte, time, shape and both moments (LE).
+fn write_moments(path: &Path, model_hash: &str, moments: &[Option<Moments>]) -> Result<(), String> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MOMENTS_MAGIC);
+    out.extend_from_slice(&(model_hash.len() as u32).to_le_bytes());
+    out.extend_from_slice(model_hash.as_bytes());
+    out.extend_from_slice(&(moments.len() as u32).to_le_bytes());
+    for m in moments {
+        let Some(m) = m else {
+            out.push(0);
+            continue;
+        };
+        out.push(1);
+        out.extend_from_slice(&(m.time as u64).to_le_bytes());
+        out.extend_from_slice(&(m.shape.len() as u32).to_le_bytes());
+        for d in &m.shape {
+            out.extend_from_slice(&(*d as u64).to_le_bytes());
+        }
+        for v in m.first.iter().chain(&m.second) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let tmp = path.with_extension("partial-adam");
+    std::fs::write(&tmp, out)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads what [`write_moments`] wrote, checking it belongs to the model `model_hash`.
+fn read_moments(path: &Path, model_hash: &str) -> Result<Vec<Option<Moments>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "{}: {e} (a checkpoint inside a stage needs the optimiser state saved with it)",
+            path.display()
+        )
+    })?;
+    let bad = || {
+        format!(
+            "{}: not an optimiser state of this checkpoint; restart the run or restore the checkpoint's files",
+            path.display()
+        )
+    };
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Result<&[u8], String> {
+        let s = bytes.get(at..at + n).ok_or_else(bad)?;
+        at += n;
+        Ok(s)
+    };
+    let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap()) as usize;
+    let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap()) as usize;
+    if take(8)? != MOMENTS_MAGIC {
+        return Err(bad());
+    }
+    let hash_len = u32_of(take(4)?);
+    if take(hash_len)? != model_hash.as_bytes() {
+        return Err(bad());
+    }
+    let count = u32_of(take(4)?);
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        if take(1)?[0] == 0 {
+            out.push(None);
+            continue;
+        }
+        let time = u64_of(take(8)?);
+        let dims = u32_of(take(4)?);
+        let shape = (0..dims)
+            .map(|_| take(8).map(u64_of))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n: usize = shape.iter().product();
+        let floats = |b: &[u8]| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let first = floats(take(n * 4)?);
+        let second = floats(take(n * 4)?);
+        out.push(Some(Moments {
+            time,
+            shape,
+            first,
+            second,
+        }));
+    }
+    Ok(out)
 }
 
 /// Mean PSNR (dB) of the framework with `weights` over `images`, through `codec`.
@@ -460,6 +818,7 @@ pub fn dev_psnr(
     codec: &dyn CompactCodec,
 ) -> Result<f64, String> {
     let engine = BurnEngine::<CpuBackend>::new(weights, Default::default());
+    codec.start_pass();
     let mut total = 0.0;
     for img in images {
         let decoded = codec.code(&compress_luma(&engine, img))?;
@@ -554,9 +913,14 @@ pub fn initialise(weights: &mut ModelWeights, scheme: InitScheme, seed: u64) {
     weights.meta.content_hash = crate::weights::content_hash(&weights.comcnn, &weights.reccnn);
 }
 
-/// The model file of a run's checkpoint (the latest finished stage).
+/// The model file of a run's checkpoint (the latest finished stage, or a point inside one).
 pub fn checkpoint_model(dir: &Path) -> PathBuf {
     dir.join("checkpoint.cnnmodel")
+}
+
+/// Adam's moments of a checkpoint taken inside a stage.
+pub fn checkpoint_moments(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.adam")
 }
 
 #[cfg(test)]
@@ -730,6 +1094,136 @@ mod tests {
             vec![0, 2]
         );
         assert!(dir.join("best.cnnmodel").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Three small textured images for the training tests.
+    fn tiny_images() -> Vec<GrayImage> {
+        (0..3)
+            .map(|s| {
+                GrayImage::new(
+                    48,
+                    40,
+                    (0..48 * 40)
+                        .map(|i| {
+                            let (x, y) = ((i % 48) as f32, (i / 48) as f32);
+                            (128.0 + 90.0 * ((x * 0.3 + s as f32).sin() * (y * 0.2).cos())) as u8
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interrupted_inside_stages_the_run_resumes_with_the_same_losses_and_weights() {
+        let images = tiny_images();
+        let start = ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(6),
+            RecCnnConfig::new().with_features(6).with_depth(4),
+            5,
+        );
+        let options = TrainOptions {
+            patch: 16,
+            batch: 4,
+            steps_per_stage: 12,
+            stages: 2,
+            ..Default::default()
+        };
+        let mut whole = vec![];
+        let mut uninterrupted = Trainer::new(start.clone(), options.clone()).unwrap();
+        let end = uninterrupted
+            .run(&images, &[], &IdentityCodec, None, &mut |r| {
+                whole.push((r.stage, r.step, r.loss))
+            })
+            .unwrap();
+        assert_eq!(end, RunEnd::Finished);
+
+        // Stopped every 5 steps (inside the RecCNN stage, inside the ComCNN stage, and once
+        // at the boundary between them), resumed from the files each time.
+        let dir = std::env::temp_dir().join(format!("cnncodec-inside-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut pieces = vec![];
+        let mut trainer = Trainer::new(start, options).unwrap();
+        let mut calls = 0;
+        loop {
+            trainer.stop_after = Some(5);
+            let end = trainer
+                .run(&images, &[], &IdentityCodec, Some(&dir), &mut |r| {
+                    pieces.push((r.stage, r.step, r.loss))
+                })
+                .unwrap();
+            calls += 1;
+            if end == RunEnd::Finished {
+                break;
+            }
+            assert!(calls < 10, "the run never finishes");
+            trainer = Trainer::resume(&dir).unwrap();
+        }
+        assert_eq!(calls, 5, "12 + 12 steps in pieces of at most 5");
+        assert_eq!(pieces, whole, "the resumed run's losses differ");
+        for (net, a, b) in [
+            (
+                "comcnn",
+                &trainer.weights.comcnn,
+                &uninterrupted.weights.comcnn,
+            ),
+            (
+                "reccnn",
+                &trainer.weights.reccnn,
+                &uninterrupted.weights.reccnn,
+            ),
+        ] {
+            for (k, t) in a.iter() {
+                for (u, v) in t.data.iter().zip(&b[k].data) {
+                    // Exact but for rounding in the stored BatchNorm variance's epsilon.
+                    assert!(
+                        (u - v).abs() <= 1e-6 * (1.0 + v.abs()),
+                        "{net} {k}: {u} vs {v}"
+                    );
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_checkpoint_inside_a_stage_needs_its_own_optimiser_state() {
+        let images = tiny_images();
+        let start = ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(4),
+            RecCnnConfig::new().with_features(4).with_depth(3),
+            6,
+        );
+        let options = TrainOptions {
+            patch: 16,
+            batch: 2,
+            steps_per_stage: 6,
+            stages: 1,
+            checkpoint_every: 2,
+            ..Default::default()
+        };
+        let dir = std::env::temp_dir().join(format!("cnncodec-adam-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut t = Trainer::new(start, options).unwrap();
+        t.stop_after = Some(3);
+        assert_eq!(
+            t.run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})
+                .unwrap(),
+            RunEnd::Stopped
+        );
+        assert_eq!(Trainer::resume(&dir).unwrap().state.stage_step, 3);
+        std::fs::write(checkpoint_moments(&dir), b"CNNADAM1 truncated").unwrap();
+        let err = Trainer::resume(&dir).err().unwrap();
+        assert!(
+            err.contains("not an optimiser state of this checkpoint"),
+            "{err}"
+        );
+        std::fs::remove_file(checkpoint_moments(&dir)).unwrap();
+        let err = Trainer::resume(&dir).err().unwrap();
+        assert!(err.contains("needs the optimiser state"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -291,6 +291,10 @@ impl cnncodec::train::CompactCodec for MixedCodec {
         plain(compact, self.points[i % self.points.len()]).map(|c| c.image)
     }
 
+    fn start_pass(&self) {
+        self.next.set(0);
+    }
+
     fn describe(&self) -> String {
         format!(
             "GStreamer stock codecs cycling image by image over {}",

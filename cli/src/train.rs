@@ -1,6 +1,7 @@
 //! `cnncodec train`: the paper's alternating optimisation with the stock codec elements in
 //! the loop (`jpegenc`/`jpegdec`, or the plugin's `j2kenc` and stock `openjpegdec` with
-//! `--codec j2k`), checkpointed after every stage; writes a model file with its provenance.
+//! `--codec j2k`), checkpointed after every stage and every `--checkpoint-every` steps inside
+//! one (default 100); writes a model file with its provenance.
 //!
 //! ```text
 //! cnncodec train --out runs/q50 [--codec jpeg|j2k] [--quality 50] [--split train] [--data DIR]
@@ -9,7 +10,8 @@
 //! `--quality` is the compact JPEG quality, or with `--codec j2k` the compact image's
 //! compression ratio (8 = 1 bpp on the compact image, about 0.25 bpp on the original).
 //! Re-running the command resumes from `OUT/checkpoint.*` (the checkpoint's options win, but
-//! `--stages` may extend the run).
+//! `--stages` may extend the run). `--stop-after N` stops after N steps, checkpointed, as an
+//! interruption would (to try resuming).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,7 +19,9 @@ use std::time::Instant;
 
 use cnncodec::image::read_png_luma;
 use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::train::{initialise, CompactCodec, InitScheme, StepReport, TrainOptions, Trainer};
+use cnncodec::train::{
+    initialise, CompactCodec, InitScheme, RunEnd, StepReport, TrainOptions, Trainer,
+};
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
@@ -46,6 +50,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "mix-qualities",
             "com-features",
             "codec",
+            "checkpoint-every",
+            "stop-after",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -84,6 +90,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             ));
         }
         t.state.options.stages = stages;
+        t.state.options.checkpoint_every =
+            args.parsed("checkpoint-every", t.state.options.checkpoint_every)?;
         if t.weights.meta.codec != codec && args.get("codec").is_some() {
             return Err(format!(
                 "--codec: the run in '{}' trains for {}; resume without --codec or start a new run",
@@ -98,12 +106,22 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 t.weights.meta.quality
             ));
         }
-        eprintln!(
-            "train: resuming '{}' after stage {} of {}",
-            out.display(),
-            t.state.stages_done,
-            t.state.options.stages
-        );
+        if t.state.stage_step > 0 {
+            eprintln!(
+                "train: resuming '{}' at step {} of stage {} ({} stages)",
+                out.display(),
+                t.state.stage_step,
+                t.state.stages_done,
+                t.state.options.stages
+            );
+        } else {
+            eprintln!(
+                "train: resuming '{}' after stage {} of {}",
+                out.display(),
+                t.state.stages_done,
+                t.state.options.stages
+            );
+        }
         t
     } else {
         let defaults = TrainOptions::default();
@@ -119,6 +137,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 .get("stop-gain")
                 .map(|_| args.parsed("stop-gain", 0.0))
                 .transpose()?,
+            checkpoint_every: args.parsed("checkpoint-every", 100)?,
         };
         let name = args
             .get("name")
@@ -228,7 +247,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let started = Instant::now();
     let total_steps = trainer.state.options.steps_per_stage
-        * (trainer.state.options.stages - trainer.state.stages_done);
+        * (trainer.state.options.stages - trainer.state.stages_done)
+        - trainer.state.stage_step;
+    trainer.stop_after = args
+        .get("stop-after")
+        .map(|_| args.parsed::<usize>("stop-after", 0))
+        .transpose()?
+        .filter(|n| *n > 0);
     let mut done = 0usize;
     // Development images only measure when to stop; they are never trained on.
     let dev = match trainer.state.options.min_dev_gain_db {
@@ -243,9 +268,10 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
-    trainer.run(&images, &dev, codec, Some(&out), &mut |r: &StepReport| {
+    let end = trainer.run(&images, &dev, codec, Some(&out), &mut |r: &StepReport| {
         done += 1;
-        let eta = started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
+        let eta =
+            started.elapsed().as_secs_f64() / done as f64 * total_steps.saturating_sub(done) as f64;
         eprint!(
             "\rstage {} {} step {}/{} loss {:.6} lr {:.2e} ETA {:.0}s   ",
             r.stage,
@@ -268,6 +294,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         );
     })?;
     eprintln!();
+    if end == RunEnd::Stopped {
+        println!(
+            "stopped after {done} steps as asked (--stop-after), checkpointed at step {} of stage {}; run the same command again to resume",
+            trainer.state.stage_step, trainer.state.stages_done
+        );
+        return Ok(());
+    }
     for (stage, db) in &trainer.state.dev_psnr {
         let _ = writeln!(log, "stage={stage} dev_psnr={db:.4}");
         eprintln!("after stage {stage}: development PSNR {db:.3} dB");

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Reproducibility of a shipped model's training: re-runs the exact command that trained
+# `jpeg-q50-fast` (scripts/train-ladder.sh fast), interrupted half-way (--stop-after 1000,
+# which leaves the checkpoint an interruption would) and resumed by running the same command
+# again; then compares the loss curve with the shipped run's log (models/logs/) and the
+# resulting model's dev-eval PSNR with the shipped model's. About 8 minutes here.
+#   scripts/resume-demo.sh [OUT]        (default runs/resume-demo; an existing OUT is replaced)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-runs/resume-demo}"
+bash scripts/install-deps.sh
+[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
+cargo build -p cnncodec-cli --locked
+bin=target/debug/cnncodec
+rm -rf "$out"
+# The command of scripts/train-ladder.sh that made models/jpeg-q50-fast.cnnmodel.
+train=($bin train --out "$out" --quality 50 --init downsampler --features 16 \
+  --com-features 8 --depth 3 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+  --name jpeg-q50-fast --split train,train-video --stages 1 --batch 16 --patch 40)
+"${train[@]}" --stop-after 1000
+"${train[@]}"
+$bin eval --split dev-eval --model fast@50 --name shipped --also-model "$out/model.cnnmodel@50" \
+  --also-name resumed --jpeg-qualities 5,10 --out "$out/eval" > "$out/eval.txt"
+python3 scripts/compare-runs.py models/logs/jpeg-q50-fast.train.log "$out/train.log" \
+  --resumed-at 1000 --rd "$out/eval/rd.json"
