@@ -30,7 +30,7 @@ def main():
     ap.add_argument("reference")
     ap.add_argument("rerun")
     ap.add_argument("--window", type=int, default=100)
-    ap.add_argument("--tolerance", type=float, default=0.02,
+    ap.add_argument("--tolerance", type=float, default=0.005,
                     help="largest relative difference of a window's mean loss")
     ap.add_argument("--resumed-at", type=int, default=None)
     ap.add_argument("--rd", default=None)

@@ -65,7 +65,7 @@ pub struct TrainOptions {
     pub batch: usize,
     /// Adam steps in each stage.
     pub steps_per_stage: usize,
-    /// Stages in all, RecCNN first, alternating.
+    /// Stages in all, alternating, RecCNN first (unless `comcnn_first`).
     pub stages: usize,
     /// RecCNN learning rate at the start and end of each of its stages (paper: 1e-3 -> 1e-5).
     pub rec_lr: (f64, f64),
@@ -79,6 +79,9 @@ pub struct TrainOptions {
     /// Also checkpoint every this many steps inside a stage (0: after each stage only).
     #[serde(default)]
     pub checkpoint_every: usize,
+    /// Alternate starting with a ComCNN stage (to refine a trained pair's ComCNN first).
+    #[serde(default)]
+    pub comcnn_first: bool,
 }
 
 impl Default for TrainOptions {
@@ -93,6 +96,7 @@ impl Default for TrainOptions {
             seed: 1,
             min_dev_gain_db: None,
             checkpoint_every: 0,
+            comcnn_first: false,
         }
     }
 }
@@ -337,7 +341,8 @@ impl Trainer {
         self.steps_this_run = 0;
         while self.state.stages_done < self.state.options.stages {
             let stage = self.state.stages_done;
-            let loss = if stage % 2 == 0 {
+            let rec_turn = (stage % 2 == 0) != self.state.options.comcnn_first;
+            let loss = if rec_turn {
                 self.rec_stage(&usable, codec, stage, dir, report)?
             } else {
                 self.com_stage(&usable, stage, dir, report)?
@@ -349,11 +354,9 @@ impl Trainer {
             self.state.stages_done += 1;
             self.state.stage_step = 0;
             self.state.stage_loss_sum = 0.0;
-            if let (Some(min_gain), false, 0) = (
-                self.state.options.min_dev_gain_db,
-                dev.is_empty(),
-                stage % 2,
-            ) {
+            if let (Some(min_gain), false, true) =
+                (self.state.options.min_dev_gain_db, dev.is_empty(), rec_turn)
+            {
                 let best = self
                     .state
                     .dev_psnr

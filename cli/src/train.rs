@@ -52,6 +52,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "codec",
             "checkpoint-every",
             "stop-after",
+            "first-stage",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -138,6 +139,15 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 .map(|_| args.parsed("stop-gain", 0.0))
                 .transpose()?,
             checkpoint_every: args.parsed("checkpoint-every", 100)?,
+            comcnn_first: match args.get("first-stage").unwrap_or("rec") {
+                "rec" | "reccnn" => false,
+                "com" | "comcnn" => true,
+                other => {
+                    return Err(format!(
+                        "--first-stage {other}: use rec (the paper's order) or com"
+                    ))
+                }
+            },
         };
         let name = args
             .get("name")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The JPEG ladder with a trained ComCNN (the paper's alternation, continued from the shipped
+# ladder), into runs/, on the CPU:
+#  1. jpeg-mixed-c: from the shipped jpeg-q50, a ComCNN stage (600 steps through the frozen
+#     RecCNN with the codec as identity, the paper's surrogate; lr 1e-4 -> 1e-5), then a
+#     RecCNN stage (600 steps, stock jpegenc/jpegdec at qualities 10-70 in turn, 1e-3 -> 1e-5);
+#  2. jpeg-qN: jpeg-mixed-c's RecCNN fine-tuned at each compact quality N (150 steps);
+#  3. jpeg-q50-fast: a 16 x 3 RecCNN behind jpeg-mixed-c's ComCNN (2,000 steps at q50), so the
+#     CPU-class model decodes the ladder's streams.
+# Re-running resumes every unfinished run from its checkpoint.
+#   scripts/train-ladder-comcnn.sh [QUALITY...]     (default: 10 20 30 50 70, then fast)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
+cargo build -p cnncodec-cli --locked
+bin=target/debug/cnncodec
+common=(--split train,train-video --batch 16 --patch 40)
+points=(${@:-10 20 30 50 70 fast})
+$bin train --out runs/jpeg-mixed-c --quality 30 --mix-qualities 10,20,30,50,70 \
+  --init jpeg-q50 --first-stage com --stages 2 --steps 600 --com-lr 1e-4:1e-5 \
+  --rec-lr 1e-3:1e-5 --seed 2 --name jpeg-mixed-c "${common[@]}"
+for q in "${points[@]}"; do
+  if [ "$q" = fast ]; then
+    $bin train --out runs/jpeg-q50-fast-c --quality 50 --init runs/jpeg-mixed-c/model.cnnmodel \
+      --features 16 --depth 3 --stages 1 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+      --name jpeg-q50-fast "${common[@]}"
+  else
+    $bin train --out "runs/jpeg-q$q-c" --quality "$q" --init runs/jpeg-mixed-c/model.cnnmodel \
+      --stages 1 --steps 150 --rec-lr 1e-4:1e-5 --seed "$q" --name "jpeg-q$q" "${common[@]}"
+  fi
+done
