@@ -41,8 +41,8 @@ impl GrayImage {
 
     /// Writes the plane into a buffer whose rows are `stride` bytes apart.
     /// The padding after each row (up to `stride`, as far as `bytes` reaches) repeats the row's
-    /// last pixel: `jpegenc` codes whole 8x8 blocks straight from the frame, padding
-    /// included, so uninitialised padding would make the bytes (and the right edge)
+    /// last pixel: `jpegenc` codes planar YUV in whole 8x8 blocks straight from the frame,
+    /// padding included, so uninitialised padding would make the bytes (and the right edge)
     /// change from run to run.
     pub fn write_strided(&self, stride: usize, bytes: &mut [u8]) {
         for row in 0..self.height {
@@ -54,6 +54,33 @@ impl GrayImage {
                 bytes[start + self.width..pad_end.max(start + self.width)].fill(last);
             }
         }
+    }
+
+    /// The image widened to `width` columns by repeating each row's last pixel (as libjpeg
+    /// pads a partial block).
+    pub fn padded_right(&self, width: usize) -> GrayImage {
+        if width <= self.width || self.width == 0 {
+            return self.clone();
+        }
+        let mut data = Vec::with_capacity(width * self.height);
+        for row in self.data.chunks_exact(self.width) {
+            data.extend_from_slice(row);
+            data.resize(data.len() + width - self.width, row[self.width - 1]);
+        }
+        GrayImage::new(width, self.height, data)
+    }
+
+    /// The top-left `width` x `height` of the image.
+    pub fn cropped(&self, width: usize, height: usize) -> GrayImage {
+        assert!(
+            width <= self.width && height <= self.height,
+            "crop larger than the image"
+        );
+        let mut data = Vec::with_capacity(width * height);
+        for row in self.data.chunks_exact(self.width).take(height) {
+            data.extend_from_slice(&row[..width]);
+        }
+        GrayImage::new(width, height, data)
     }
 
     /// `x / 255`, the network's input scaling.
@@ -194,6 +221,16 @@ pub fn write_png_gray(path: &std::path::Path, img: &GrayImage) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_repeats_the_last_column_and_cropping_undoes_it() {
+        let img = GrayImage::new(3, 2, vec![1, 2, 3, 4, 5, 6]);
+        let wide = img.padded_right(5);
+        assert_eq!(wide.data, vec![1, 2, 3, 3, 3, 4, 5, 6, 6, 6]);
+        assert_eq!(wide.cropped(3, 2), img);
+        assert_eq!(img.padded_right(2), img);
+        assert_eq!(wide.cropped(2, 1).data, vec![1, 2]);
+    }
 
     #[test]
     fn strided_rows_pad_with_the_last_pixel() {

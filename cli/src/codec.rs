@@ -161,7 +161,42 @@ fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
     })
 }
 
-/// The plain codec on the full image.
+/// Columns a gray image gets before it meets stock `jpegenc` here: its GRAY8 path copies each
+/// row into a buffer exactly as wide as the frame, and libjpeg then reads the last 8x8 block
+/// of the row past its end, coding heap bytes (a different file on each run, ringing at the
+/// right edge) unless the width is a multiple of 8. Repeating the last column out to that
+/// multiple is what libjpeg itself does with a partial block, and codes the same blocks.
+fn jpeg_safe_width(width: usize, multiple: usize) -> usize {
+    width.next_multiple_of(multiple)
+}
+
+/// Runs `code` on `img` widened to a multiple of `multiple` columns (JPEG only, see
+/// [`jpeg_safe_width`]), and crops what comes back to the image's own size.
+fn with_safe_width(
+    img: &GrayImage,
+    codec: Stock,
+    multiple: usize,
+    code: impl FnOnce(&GrayImage) -> Result<Coded, String>,
+) -> Result<Coded, String> {
+    if !matches!(codec, Stock::Jpeg(_)) || img.width.is_multiple_of(multiple) {
+        return code(img);
+    }
+    let padded = img.padded_right(jpeg_safe_width(img.width, multiple));
+    let c = code(&padded)?;
+    if (c.image.width, c.image.height) != (padded.width, padded.height) {
+        return Err(format!(
+            "expected a {}x{} picture back, got {}x{}",
+            padded.width, padded.height, c.image.width, c.image.height
+        ));
+    }
+    Ok(Coded {
+        bytes: c.bytes,
+        image: c.image.cropped(img.width, img.height),
+    })
+}
+
+/// The plain codec on the full image (a gray image meets `jpegenc` widened to a multiple of
+/// 8 columns and is cropped back: [`jpeg_safe_width`]).
 pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
     let launch = format!(
         "appsrc name=src ! {} ! tee name=t ! queue ! appsink name=jpeg sync=false \
@@ -169,7 +204,9 @@ pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
         codec.encoder(),
         codec.decoder()
     );
-    coded(&launch, img, &format!("plain {}", codec.describe()))
+    with_safe_width(img, codec, 8, |img| {
+        coded(&launch, img, &format!("plain {}", codec.describe()))
+    })
 }
 
 /// Plain JPEG of the full image at `quality`, accurate integer DCT both ways.
@@ -177,7 +214,9 @@ pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
     plain(img, Stock::Jpeg(quality))
 }
 
-/// The framework: ComCNN, the codec on the compact image, RecCNN.
+/// The framework: ComCNN, the codec on the compact image, RecCNN. With JPEG, a gray image is
+/// widened to a multiple of 16 columns (so the compact image is a multiple of 8: see
+/// [`jpeg_safe_width`]) and the restored image cropped back.
 pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
@@ -186,11 +225,13 @@ pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Res
         codec.encoder(),
         codec.decoder()
     );
-    coded(
-        &launch,
-        img,
-        &format!("framework with compact {}", codec.describe()),
-    )
+    with_safe_width(img, codec, 16, |img| {
+        coded(
+            &launch,
+            img,
+            &format!("framework with compact {}", codec.describe()),
+        )
+    })
 }
 
 /// A coded colour image.
@@ -328,6 +369,33 @@ mod tests {
         assert_eq!(decoded.data, to_u8(&g["decoded_u8"].1));
         // And the bytes are the reference's 8,129.
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
+    }
+
+    /// A gray image whose width is not a multiple of 8 codes to the same file and picture on
+    /// every run, plain and through the framework, and comes back at its own size.
+    #[test]
+    fn odd_width_gray_images_code_the_same_every_time() {
+        let (w, h) = (75, 21);
+        let data = (0..w * h)
+            .map(|i| (((i % w) * 13 + (i / w) * 29 + (i * 7919) % 61) % 256) as u8)
+            .collect();
+        let img = GrayImage::new(w, h, data);
+        gstcnncodec::runner::init();
+        let first = plain(&img, Stock::Jpeg(5)).unwrap();
+        let first_fw = framework(&img, None, Stock::Jpeg(20)).unwrap();
+        assert_eq!((first.image.width, first.image.height), (w, h));
+        assert_eq!((first_fw.image.width, first_fw.image.height), (w, h));
+        for _ in 0..8 {
+            // Allocations in between, so that reused heap memory differs from run to run.
+            let _noise: Vec<Vec<u8>> = (1..40).map(|n| vec![n as u8; n * 37]).collect();
+            let again = plain(&img, Stock::Jpeg(5)).unwrap();
+            assert_eq!((again.bytes, &again.image), (first.bytes, &first.image));
+            let again = framework(&img, None, Stock::Jpeg(20)).unwrap();
+            assert_eq!(
+                (again.bytes, &again.image),
+                (first_fw.bytes, &first_fw.image)
+            );
+        }
     }
 
     /// The J2K training codec (j2kenc ! openjpegdec, as the pipelines run it) codes exactly
