@@ -9,9 +9,16 @@ pub fn compact_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
-/// Whether `(width, height)` is an original size whose compact size is `compact`.
-pub fn is_original_of(compact: (usize, usize), width: usize, height: usize) -> bool {
-    width > 0 && height > 0 && compact_size(width, height) == compact
+/// Most columns a compact frame may carry beyond its compact width: `comcnnenc` widens it to a
+/// multiple of its `width-multiple` (at most 64) by repeating the last column, because stock
+/// `jpegenc` codes whatever follows a row into a partial last 8x8 block.
+pub const MAX_WIDTH_PADDING: usize = 63;
+
+/// Whether `(width, height)` is an original size that a compact frame of size `coded` can
+/// hold: its compact size, possibly widened by up to [`MAX_WIDTH_PADDING`] columns.
+pub fn is_original_of(coded: (usize, usize), width: usize, height: usize) -> bool {
+    let (cw, ch) = compact_size(width, height);
+    width > 0 && height > 0 && coded.1 == ch && (cw..=cw + MAX_WIDTH_PADDING).contains(&coded.0)
 }
 
 /// ComCNN on an 8-bit luma plane, rounded to 8 bits: the image the stock codec encodes.

@@ -89,6 +89,15 @@ impl Stock {
         }
     }
 
+    /// The `comcnnenc` settings that go with this encoder: JPEG needs whole 8x8 blocks (the
+    /// default width-multiple); JPEG 2000 codes any width, so nothing is widened for it.
+    pub fn compact_setting(&self) -> &'static str {
+        match self {
+            Self::Jpeg(_) => "",
+            Self::J2kBpp(_) | Self::J2kRatio(_) => "width-multiple=1",
+        }
+    }
+
     /// Encoder, then (J2K) a caps filter so the counted bytes are the bare codestream.
     fn encoder(&self) -> String {
         match self {
@@ -171,7 +180,8 @@ fn jpeg_safe_width(width: usize, multiple: usize) -> usize {
 }
 
 /// Runs `code` on `img` widened to a multiple of `multiple` columns (JPEG only, see
-/// [`jpeg_safe_width`]), and crops what comes back to the image's own size.
+/// [`jpeg_safe_width`]), and crops what comes back to the image's own size. (`comcnnenc` does
+/// the same for the compact images it makes.)
 fn with_safe_width(
     img: &GrayImage,
     codec: Stock,
@@ -214,24 +224,22 @@ pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
     plain(img, Stock::Jpeg(quality))
 }
 
-/// The framework: ComCNN, the codec on the compact image, RecCNN. With JPEG, a gray image is
-/// widened to a multiple of 16 columns (so the compact image is a multiple of 8: see
-/// [`jpeg_safe_width`]) and the restored image cropped back.
+/// The framework: ComCNN, the codec on the compact image, RecCNN (`comcnnenc` widens the
+/// compact image to whole JPEG blocks itself, [`Stock::compact_setting`]).
 pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
-        "appsrc name=src ! comcnnenc {model_prop} ! {} ! tee name=t \
+        "appsrc name=src ! comcnnenc {model_prop} {} ! {} ! tee name=t \
          ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! appsink name=sink",
+        codec.compact_setting(),
         codec.encoder(),
         codec.decoder()
     );
-    with_safe_width(img, codec, 16, |img| {
-        coded(
-            &launch,
-            img,
-            &format!("framework with compact {}", codec.describe()),
-        )
-    })
+    coded(
+        &launch,
+        img,
+        &format!("framework with compact {}", codec.describe()),
+    )
 }
 
 /// A coded colour image.
@@ -272,9 +280,10 @@ pub fn framework_rgb(
 ) -> Result<CodedRgb, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let launch = format!(
-        "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} ! {} ! tee name=t \
+        "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} {} ! {} ! tee name=t \
          ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! {TO_RGB} \
          ! appsink name=sink",
+        codec.compact_setting(),
         codec.encoder(),
         codec.decoder()
     );

@@ -24,7 +24,15 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
             // JPEG quality, or J2K compression ratio, of the compact image.
             "compact_quality": w.meta.quality,
             "encoder_setting": stock.setting(),
-            "pipeline": format!("comcnnenc model={} ! {}", m.name, stock.element()),
+            "pipeline": format!(
+                "comcnnenc model={}{} ! {}",
+                m.name,
+                match stock.compact_setting() {
+                    "" => String::new(),
+                    extra => format!(" {extra}"),
+                },
+                stock.element()
+            ),
             "architecture": {
                 "comcnn_features": w.meta.comcnn.features,
                 "reccnn_features": w.meta.reccnn.features,

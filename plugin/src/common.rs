@@ -47,6 +47,15 @@ fn halve(v: i32) -> i32 {
     v / 2 + v % 2
 }
 
+/// `v` rounded up to a multiple of `m` (`v` itself where that would overflow).
+fn round_up(v: i32, m: i32) -> i32 {
+    let m = m.max(1);
+    match v % m {
+        0 => v,
+        r => v.checked_add(m - r).unwrap_or(v),
+    }
+}
+
 /// One value or a range, whichever `lo..=hi` is (empty ranges collapse to `lo`).
 fn int_or_range(lo: i32, hi: i32) -> glib::SendValue {
     if lo >= hi {
@@ -56,51 +65,129 @@ fn int_or_range(lo: i32, hi: i32) -> glib::SendValue {
     }
 }
 
-/// Maps one width/height value. `to_compact`: original -> compact (exact); else compact ->
-/// every original that has it: 2v, then 2v - 1 (even first, so fixation prefers it).
-fn map_dim(value: &glib::SendValue, to_compact: bool) -> Option<glib::SendValue> {
+/// How compact widths relate to original ones (heights are always exactly halved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WidthPadding {
+    /// `comcnnenc`: ceil(W / 2) rounded up to a multiple of this many columns.
+    Multiple(i32),
+    /// `reccnndec`: whatever encoder made the stream may have widened it by up to
+    /// [`cnncodec::pipeline::MAX_WIDTH_PADDING`] columns.
+    Any,
+}
+
+impl WidthPadding {
+    /// Columns a compact width may exceed ceil(W / 2) by.
+    fn slack(self) -> i32 {
+        match self {
+            Self::Multiple(m) => m.max(1) - 1,
+            Self::Any => cnncodec::pipeline::MAX_WIDTH_PADDING as i32,
+        }
+    }
+}
+
+/// Maps one width/height value. `to_compact`: original -> compact; else compact -> every
+/// original that has it: 2v, then 2v - 1 (even first, so fixation prefers it), then for a
+/// widened width the narrower originals. `padding`: `Some` for widths.
+fn map_dim(
+    value: &glib::SendValue,
+    to_compact: bool,
+    padding: Option<WidthPadding>,
+) -> Option<glib::SendValue> {
+    let slack = padding.map_or(0, WidthPadding::slack);
     if let Ok(v) = value.get::<i32>() {
         if v < 1 {
             return None;
         }
-        return Some(if to_compact {
-            halve(v).to_send_value()
-        } else if v == 1 || v.checked_mul(2).is_none() {
+        if to_compact {
+            let h = halve(v);
+            return Some(match padding {
+                None => h.to_send_value(),
+                Some(WidthPadding::Multiple(m)) => {
+                    let m = m.max(1);
+                    round_up(h, m).to_send_value()
+                }
+                Some(WidthPadding::Any) => int_or_range(h, h.saturating_add(slack)),
+            });
+        }
+        if let Some(WidthPadding::Multiple(m)) = padding {
+            if m > 1 && v % m != 0 {
+                // No original widens to a width that is not a multiple.
+                return None;
+            }
+        }
+        let exact = if v == 1 || v.checked_mul(2).is_none() {
             int_or_range((v.saturating_mul(2) - 1).max(1), v.saturating_mul(2))
         } else {
             gst::List::new([2 * v, 2 * v - 1]).to_send_value()
-        });
+        };
+        if slack == 0 || v.checked_mul(2).is_none() {
+            return Some(exact);
+        }
+        let narrowest = (2 * (v - slack) - 1).max(1);
+        if narrowest > 2 * v - 2 {
+            return Some(exact);
+        }
+        let mut values: Vec<glib::SendValue> = match exact.get::<gst::List>() {
+            Ok(list) => list.iter().cloned().collect(),
+            Err(_) => vec![exact],
+        };
+        values.push(int_or_range(narrowest, 2 * v - 2));
+        return Some(gst::List::from_values(values).to_send_value());
     }
     if let Ok(r) = value.get::<gst::IntRange<i32>>() {
         let (min, max) = (r.min().max(1), r.max().max(1));
         return Some(if to_compact {
-            int_or_range(halve(min), halve(max))
+            match padding {
+                Some(WidthPadding::Multiple(m)) => {
+                    let m = m.max(1);
+                    int_or_range(round_up(halve(min), m), round_up(halve(max), m))
+                }
+                _ => int_or_range(halve(min), halve(max).saturating_add(slack)),
+            }
         } else {
-            int_or_range((min.saturating_mul(2) - 1).max(1), max.saturating_mul(2))
+            int_or_range(
+                (min.saturating_sub(slack).saturating_mul(2) - 1).max(1),
+                max.saturating_mul(2),
+            )
         });
     }
     if let Ok(list) = value.get::<gst::List>() {
-        let mapped: Vec<glib::SendValue> =
-            list.iter().filter_map(|v| map_dim(v, to_compact)).collect();
+        let mapped: Vec<glib::SendValue> = list
+            .iter()
+            .filter_map(|v| map_dim(v, to_compact, padding))
+            .collect();
+        if mapped.is_empty() {
+            return None;
+        }
         return Some(mapped.into_iter().collect::<gst::List>().to_send_value());
     }
     None
 }
 
-/// Caps on the other side of a size-halving element. `to_compact` says which way.
-pub fn map_caps(caps: &gst::Caps, to_compact: bool, filter: Option<&gst::Caps>) -> gst::Caps {
+/// Caps on the other side of a size-halving element. `to_compact` says which way; `padding`
+/// how compact widths may be widened.
+pub fn map_caps(
+    caps: &gst::Caps,
+    to_compact: bool,
+    padding: WidthPadding,
+    filter: Option<&gst::Caps>,
+) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
     {
         let out = out.get_mut().unwrap();
         for (s, features) in caps.iter_with_features() {
             let mut s = s.to_owned();
-            for field in ["width", "height"] {
-                let mapped = s.value(field).ok().and_then(|v| map_dim(v, to_compact));
-                if let Some(m) = mapped {
-                    s.set_value(field, m);
+            let mut possible = true;
+            for (field, pad) in [("width", Some(padding)), ("height", None)] {
+                let Ok(value) = s.value(field) else { continue };
+                match map_dim(value, to_compact, pad) {
+                    Some(m) => s.set_value(field, m),
+                    None => possible = false,
                 }
             }
-            out.append_structure_full(s, Some(features.to_owned()));
+            if possible {
+                out.append_structure_full(s, Some(features.to_owned()));
+            }
         }
     }
     match filter {
@@ -689,7 +776,8 @@ mod tests {
             .field("width", 177i32)
             .field("height", gst::IntRange::new(1i32, i32::MAX))
             .build();
-        let up = map_caps(&caps, false, None);
+        let exact = WidthPadding::Multiple(1);
+        let up = map_caps(&caps, false, exact, None);
         let s = up.structure(0).unwrap();
         let widths: Vec<i32> = s
             .get::<gst::List>("width")
@@ -698,13 +786,46 @@ mod tests {
             .map(|v| v.get::<i32>().unwrap())
             .collect();
         assert_eq!(widths, vec![354, 353]);
-        let down = map_caps(&caps, true, None);
+        let down = map_caps(&caps, true, exact, None);
         assert_eq!(down.structure(0).unwrap().get::<i32>("width").unwrap(), 89);
         // Degenerate values map to something valid or nothing, never a panic.
         for w in [0i32, 1, i32::MAX] {
             let c = gst::Caps::builder("video/x-raw").field("width", w).build();
-            let _ = map_caps(&c, false, None);
-            let _ = map_caps(&c, true, None);
+            for padding in [exact, WidthPadding::Multiple(16), WidthPadding::Any] {
+                let _ = map_caps(&c, false, padding, None);
+                let _ = map_caps(&c, true, padding, None);
+            }
+        }
+    }
+
+    #[test]
+    fn widened_compact_widths_map_to_every_original_they_can_hold() {
+        gst::init().unwrap();
+        let width = |w: i32, to_compact, padding| {
+            let c = gst::Caps::builder("video/x-raw").field("width", w).build();
+            map_caps(&c, to_compact, padding, None)
+        };
+        let sixteen = WidthPadding::Multiple(16);
+        // 451 -> 226 -> 240 (a multiple of 16).
+        let c = width(451, true, sixteen);
+        assert_eq!(c.structure(0).unwrap().get::<i32>("width").unwrap(), 240);
+        // Back: 480, 479, then every original whose compact width widens to 240.
+        let up = width(240, false, sixteen);
+        for w in [480, 479, 451, 449] {
+            let one = gst::Caps::builder("video/x-raw").field("width", w).build();
+            assert!(up.can_intersect(&one), "{w} missing from {up}");
+        }
+        let too_narrow = gst::Caps::builder("video/x-raw")
+            .field("width", 448)
+            .build();
+        assert!(!up.can_intersect(&too_narrow), "{up}");
+        // A width no original widens to has no original.
+        assert!(width(241, false, sixteen).is_empty());
+        // The decoder takes any widening up to 63 columns.
+        let any = width(240, false, WidthPadding::Any);
+        for w in [480, 451, 355] {
+            let one = gst::Caps::builder("video/x-raw").field("width", w).build();
+            assert!(any.can_intersect(&one), "{w} missing from {any}");
         }
     }
 }

@@ -214,10 +214,19 @@ fn stream_model_that_is_gone_is_an_element_error() {
 fn impossible_size_setting_is_an_element_error() {
     let dir = util::tmp_dir("size");
     let m = util::tiny_model(&dir, 32);
-    // 32x24 compact frames come from 63..64 x 47..48 originals.
+    // 32x24 compact frames come from 47..48 high originals, and (a compact width may have
+    // been widened by up to 63 columns) from 1..64 wide ones.
     let e = error_of(&format!(
         "appsrc name=src ! reccnndec model-location={} width=100 ! fakesink",
         m.display()
     ));
-    assert!(e.contains("width=100") && e.contains("use 63 or 64"), "{e}");
+    assert!(e.contains("width=100") && e.contains("use 1 to 64"), "{e}");
+    let e = error_of(&format!(
+        "appsrc name=src ! reccnndec model-location={} height=100 ! fakesink",
+        m.display()
+    ));
+    assert!(
+        e.contains("height=100") && e.contains("use 47 or 48"),
+        "{e}"
+    );
 }

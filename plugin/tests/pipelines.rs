@@ -6,6 +6,7 @@ mod util;
 use std::time::Duration;
 
 use gst::prelude::*;
+use gst_video::prelude::*;
 
 const SIZES: &[(u32, u32)] = &[(1, 1), (2, 2), (3, 5), (176, 144), (353, 289), (1280, 720)];
 
@@ -204,9 +205,23 @@ fn compact_frame_is_half_size_in_the_same_format() {
     let out = h.push_and_pull(buf).unwrap();
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
     let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
-    assert_eq!((info.width(), info.height()), (177, 145));
+    // ceil(353 / 2) = 177 columns, widened to 192 (width-multiple 16) by repeating the last.
+    assert_eq!((info.width(), info.height()), (192, 145));
     assert_eq!(info.format(), gst_video::VideoFormat::I420);
     assert_eq!(out.size(), info.size());
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info).unwrap();
+    for (plane, real) in [(0usize, 177usize), (1, 89), (2, 89)] {
+        let stride = frame.plane_stride()[plane] as usize;
+        let width = info.comp_width(plane as u8) as usize;
+        let data = frame.plane_data(plane as u32).unwrap();
+        for row in 0..info.comp_height(plane as u8) as usize {
+            let r = &data[row * stride..row * stride + width];
+            assert!(
+                r[real..].iter().all(|v| *v == r[real - 1]),
+                "plane {plane} row {row} is not widened with its last column"
+            );
+        }
+    }
     // The stream info went downstream ahead of the frame.
     let mut found = None;
     while let Some(ev) = h.try_pull_event() {
@@ -217,6 +232,59 @@ fn compact_frame_is_half_size_in_the_same_format() {
     let info = found.expect("stream info tag");
     assert_eq!((info.width, info.height), (353, 289));
     assert_eq!(info.model_name, "tiny-10");
+
+    // width-multiple=1: exactly half size.
+    let element = gst::ElementFactory::make("comcnnenc")
+        .property("model-location", model.to_str().unwrap())
+        .property("width-multiple", 1u32)
+        .build()
+        .unwrap();
+    let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    let (caps, buf) = util::test_frame("I420", 353, 289, 0);
+    h.set_src_caps(caps);
+    h.play();
+    h.push_and_pull(buf).unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    assert_eq!((info.width(), info.height()), (177, 145));
+}
+
+/// Stock jpegenc codes GRAY8 rows through buffers exactly as wide as the frame, so a partial
+/// last block used to pick up heap bytes: the same frame gave different files. The widened
+/// compact frame codes the same file every time.
+#[test]
+fn gray_frames_of_any_width_code_the_same_file_every_time() {
+    let dir = util::tmp_dir("samefile");
+    let model = util::tiny_model(&dir, 12);
+    for (w, h) in [(451, 300), (353, 289), (75, 21)] {
+        let mut files = vec![];
+        for run in 0..4 {
+            // Allocations in between, so reused heap memory differs from run to run.
+            let _noise: Vec<Vec<u8>> = (1..40).map(|n| vec![n as u8; n * 37 + run]).collect();
+            let frames = vec![util::test_frame("GRAY8", w, h, 0)];
+            let coded = util::run(
+                &format!(
+                    "appsrc name=src ! comcnnenc model-location={} ! jpegenc quality=20 \
+                     ! appsink name=sink",
+                    model.display()
+                ),
+                frames,
+                Duration::from_secs(60),
+            )
+            .expect_ok();
+            let bytes = coded.samples[0]
+                .buffer()
+                .unwrap()
+                .map_readable()
+                .unwrap()
+                .to_vec();
+            files.push(bytes);
+        }
+        assert!(
+            files.windows(2).all(|p| p[0] == p[1]),
+            "{w}x{h}: files differ"
+        );
+    }
 }
 
 #[test]

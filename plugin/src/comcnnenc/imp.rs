@@ -8,7 +8,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
 use cnncodec::image::downscale_box2;
 use cnncodec::pipeline::compress_luma;
 
@@ -19,6 +19,16 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("ComCNN compact-image encoder"),
     )
 });
+
+/// Default of `width-multiple`: whole 8x8 blocks for `jpegenc`, in luma and in 4:2:0 chroma.
+const DEFAULT_WIDTH_MULTIPLE: u32 = 16;
+
+#[derive(Clone, Debug)]
+struct Settings {
+    model: ModelSettings,
+    /// Compact frames are widened to a multiple of this many columns (1: not at all).
+    width_multiple: u32,
+}
 
 #[derive(Default)]
 struct State {
@@ -33,7 +43,7 @@ struct State {
 
 pub struct ComCnnEnc {
     times: Mutex<FrameTimes>,
-    settings: Mutex<ModelSettings>,
+    settings: Mutex<Settings>,
     state: Mutex<State>,
 }
 
@@ -41,7 +51,10 @@ impl Default for ComCnnEnc {
     fn default() -> Self {
         Self {
             times: Mutex::new(FrameTimes::default()),
-            settings: Mutex::new(ModelSettings::new()),
+            settings: Mutex::new(Settings {
+                model: ModelSettings::new(),
+                width_multiple: DEFAULT_WIDTH_MULTIPLE,
+            }),
             state: Mutex::new(State::default()),
         }
     }
@@ -58,6 +71,23 @@ impl ObjectImpl for ComCnnEnc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let mut props = common::model_properties();
+            props.push(
+                glib::ParamSpecUInt::builder("width-multiple")
+                    .nick("Width multiple")
+                    .blurb(
+                        "Widen compact frames to a multiple of this many columns by repeating \
+                         the last column (1-64; 1 = not at all). Stock jpegenc codes whatever \
+                         follows a row into a partial last 8x8 block (with GRAY8: heap bytes, \
+                         a different file on every run); 16 keeps luma and 4:2:0 chroma in \
+                         whole blocks. reccnndec crops the columns off again. j2kenc and \
+                         openjpegenc do not need it",
+                    )
+                    .minimum(1)
+                    .maximum(64)
+                    .default_value(DEFAULT_WIDTH_MULTIPLE)
+                    .mutable_ready()
+                    .build(),
+            );
             props.push(common::stats_property());
             props
         });
@@ -66,22 +96,29 @@ impl ObjectImpl for ComCnnEnc {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        common::set_model_property(&mut s, value, pspec);
+        if pspec.name() == "width-multiple" {
+            s.width_multiple = value.get().unwrap();
+        } else {
+            common::set_model_property(&mut s.model, value, pspec);
+        }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap().clone();
-        if pspec.name() == "stats" {
-            let model = self.state.lock().unwrap().model.clone();
-            return self
-                .times
-                .lock()
-                .unwrap()
-                .to_structure(model.as_ref(), &s)
-                .to_value();
+        match pspec.name() {
+            "stats" => {
+                let model = self.state.lock().unwrap().model.clone();
+                self.times
+                    .lock()
+                    .unwrap()
+                    .to_structure(model.as_ref(), &s.model)
+                    .to_value()
+            }
+            "width-multiple" => s.width_multiple.to_value(),
+            _ => common::model_property(&s.model, pspec)
+                .expect("every other property is a model property"),
         }
-        common::model_property(&s, pspec).expect("every other property is a model property")
     }
 
     fn constructed(&self) {
@@ -99,8 +136,9 @@ impl ElementImpl for ComCnnEnc {
             gst::subclass::ElementMetadata::new(
                 "ComCNN compact encoder",
                 "Filter/Effect/Converter/Video",
-                "Shrinks frames to ceil(W/2) x ceil(H/2) with ComCNN (Jiang et al. 2018) for a \
-                 stock image encoder; pair with reccnndec after the decoder",
+                "Shrinks frames to ceil(W/2) x ceil(H/2) (width rounded up to width-multiple) \
+                 with ComCNN (Jiang et al. 2018) for a stock image encoder; pair with \
+                 reccnndec after the decoder",
                 "cnncodec developers",
             )
         });
@@ -160,7 +198,7 @@ impl BaseTransformImpl for ComCnnEnc {
     }
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().clone();
+        let settings = self.settings.lock().unwrap().model.clone();
         let placement = settings
             .placement()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
@@ -195,7 +233,8 @@ impl BaseTransformImpl for ComCnnEnc {
     ) -> Option<gst::Caps> {
         // Sink side holds originals, src side compact frames.
         let to_compact = direction == gst::PadDirection::Sink;
-        let out = common::map_caps(caps, to_compact, filter);
+        let multiple = self.settings.lock().unwrap().width_multiple as i32;
+        let out = common::map_caps(caps, to_compact, WidthPadding::Multiple(multiple), filter);
         gst::trace!(CAT, imp = self, "{caps} -> {out}");
         Some(out)
     }
@@ -295,9 +334,14 @@ impl VideoFilterImpl for ComCnnEnc {
                 gst::FlowError::Error
             })?;
         self.frame_done(started.elapsed());
+        // Widened to the negotiated width by repeating the last column (`width-multiple`).
+        let out_info = outframe.info().clone();
+        let out_width = |plane: u32| out_info.comp_width(plane as u8) as usize;
+        let compact = compact.padded_right(out_width(0));
         common::write_plane(outframe, 0, &compact);
         for plane in 1..inframe.n_planes() {
             let chroma = downscale_box2(&common::read_plane(inframe, plane));
+            let chroma = chroma.padded_right(out_width(plane));
             common::write_plane(outframe, plane, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)

@@ -1,7 +1,10 @@
 //! `comcnnenc`: ComCNN, the compact-representation network, in front of a stock image encoder.
 //!
-//! Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format;
-//! the network runs on the luma plane and chroma is box-averaged. The original size and the
+//! Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format,
+//! its width rounded up to a multiple of `width-multiple` (default 16) by repeating the last
+//! column, so that stock `jpegenc` codes whole 8x8 blocks instead of whatever memory follows a
+//! row; `reccnndec` crops those columns off. The network runs on the luma plane and chroma is
+//! box-averaged. The original size and the
 //! model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
 //! `model` picks a built-in model (default `jpeg-q50`); each is trained for the codec
 //! setting in its name (`jpeg-qN`: `jpegenc quality=N`; `j2k-rN`: `j2kenc

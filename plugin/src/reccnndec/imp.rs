@@ -8,8 +8,10 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo};
-use cnncodec::pipeline::{is_original_of, resize_plane, restore_luma};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
+use cnncodec::pipeline::{
+    compact_size, is_original_of, resize_plane, restore_luma, MAX_WIDTH_PADDING,
+};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -76,7 +78,8 @@ impl ObjectImpl for RecCnnDec {
                             "Original frame {name} to restore (0 = from the stream's cnncodec \
                              tag, else twice the compact {name}). Set it for streams that lost \
                              their tag; a non-zero value overrides the tag. Must be \
-                             2 x compact - 1 or 2 x compact"
+                             2 x compact - 1 or 2 x compact (a width also less, down to \
+                             2 x (compact - 63) - 1, for frames comcnnenc widened)"
                         ))
                         .minimum(0)
                         .maximum(i32::MAX as u32)
@@ -165,22 +168,42 @@ impl RecCnnDec {
             .as_ref()
             .map(|s| (s.width as usize, s.height as usize))
             .filter(|&(w, h)| is_original_of(compact, w, h));
-        let mut pick = |name: &str, prop: u32, compact: usize, from_stream: Option<usize>| {
+        // A compact width may carry up to MAX_WIDTH_PADDING extra columns (comcnnenc's
+        // width-multiple); a compact height is exact.
+        let mut pick = |name: &str,
+                        prop: u32,
+                        compact: usize,
+                        slack: usize,
+                        from_stream: Option<usize>| {
             let prop = prop as usize;
             if prop != 0 {
-                if prop.div_ceil(2) == compact {
+                if (prop.div_ceil(2)..=prop.div_ceil(2) + slack).contains(&compact) {
                     return prop;
                 }
-                state.size_error = Some(format!(
-                    "{name}={prop} cannot be restored from a compact {name} of {compact}: use {} or {} (or 0 to follow the stream)",
-                    2 * compact - 1,
-                    2 * compact
-                ));
+                let narrowest = (2 * compact.saturating_sub(slack)).saturating_sub(1).max(1);
+                state.size_error = Some(if slack == 0 {
+                    format!(
+                        "{name}={prop} cannot be restored from a compact {name} of {compact}: use {} or {} (or 0 to follow the stream)",
+                        2 * compact - 1,
+                        2 * compact
+                    )
+                } else {
+                    format!(
+                        "{name}={prop} cannot be restored from a compact {name} of {compact}: use {narrowest} to {} (or 0 to follow the stream)",
+                        2 * compact
+                    )
+                });
             }
             from_stream.unwrap_or(2 * compact)
         };
-        let w = pick("width", settings.width, compact.0, stream.map(|s| s.0));
-        let h = pick("height", settings.height, compact.1, stream.map(|s| s.1));
+        let w = pick(
+            "width",
+            settings.width,
+            compact.0,
+            MAX_WIDTH_PADDING,
+            stream.map(|s| s.0),
+        );
+        let h = pick("height", settings.height, compact.1, 0, stream.map(|s| s.1));
         (w, h)
     }
 
@@ -319,9 +342,14 @@ impl BaseTransformImpl for RecCnnDec {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        // Sink side holds compact frames, src side originals.
+        // Sink side holds compact frames (possibly widened), src side originals.
         let to_compact = direction == gst::PadDirection::Src;
-        Some(common::map_caps(caps, to_compact, filter))
+        Some(common::map_caps(
+            caps,
+            to_compact,
+            WidthPadding::Any,
+            filter,
+        ))
     }
 
     fn fixate_caps(
@@ -338,8 +366,19 @@ impl BaseTransformImpl for RecCnnDec {
                     othercaps.truncate();
                     {
                         let o = othercaps.make_mut().structure_mut(0).unwrap();
-                        o.fixate_field_nearest_int("width", tw as i32);
-                        o.fixate_field_nearest_int("height", th as i32);
+                        // The target may sit in a range inside a list, which nearest-int
+                        // fixation does not look into: take it directly when allowed.
+                        let target = gst::Structure::builder(o.name().as_str())
+                            .field("width", tw as i32)
+                            .field("height", th as i32)
+                            .build();
+                        if o.can_intersect(&target) {
+                            o.set("width", tw as i32);
+                            o.set("height", th as i32);
+                        } else {
+                            o.fixate_field_nearest_int("width", tw as i32);
+                            o.fixate_field_nearest_int("height", th as i32);
+                        }
                     }
                     return self.parent_fixate_caps(direction, caps, othercaps);
                 }
@@ -429,7 +468,14 @@ impl VideoFilterImpl for RecCnnDec {
             outframe.info().width() as usize,
             outframe.info().height() as usize,
         );
+        // Columns an encoder added to the compact frame (comcnnenc's width-multiple) go first.
+        let (compact_w, compact_h) = compact_size(w, h);
         let decoded = common::read_plane(inframe, 0);
+        let decoded = if decoded.width > compact_w && decoded.height == compact_h {
+            decoded.cropped(compact_w, compact_h)
+        } else {
+            decoded
+        };
         let started = std::time::Instant::now();
         let restored = common::guard("RecCNN", || {
             restore_luma(model.engine.as_ref(), &decoded, w, h)
@@ -446,11 +492,25 @@ impl VideoFilterImpl for RecCnnDec {
                 out_info.comp_width(plane as u8) as usize,
                 out_info.comp_height(plane as u8) as usize,
             );
-            let chroma = resize_plane(&common::read_plane(inframe, plane), cw, ch);
+            let chroma = common::read_plane(inframe, plane);
+            let chroma = match compact_chroma_width(inframe.info(), decoded.width, plane) {
+                Some(keep) if keep < chroma.width => chroma.cropped(keep, chroma.height),
+                _ => chroma,
+            };
+            let chroma = resize_plane(&chroma, cw, ch);
             common::write_plane(outframe, plane, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// Width of chroma plane `plane` in a compact frame of `info`'s format that is `width` wide
+/// (its columns beyond that are widening to crop).
+fn compact_chroma_width(info: &gst_video::VideoInfo, width: usize, plane: u32) -> Option<usize> {
+    gst_video::VideoInfo::builder(info.format(), width as u32, info.height())
+        .build()
+        .ok()
+        .map(|i| i.comp_width(plane as u8) as usize)
 }
 
 impl RecCnnDec {
