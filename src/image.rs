@@ -108,6 +108,19 @@ impl Plane {
     }
 
     /// `round(v * 255)` half away from zero, clamped to 0..=255 (the reference's 8-bit step).
+    /// The top-left `width` x `height` of the plane.
+    pub fn cropped(&self, width: usize, height: usize) -> Plane {
+        assert!(
+            width <= self.width && height <= self.height,
+            "crop larger than the plane"
+        );
+        let mut data = Vec::with_capacity(width * height);
+        for row in self.data.chunks_exact(self.width.max(1)).take(height) {
+            data.extend_from_slice(&row[..width]);
+        }
+        Plane::new(width, height, data)
+    }
+
     pub fn to_u8(&self) -> GrayImage {
         GrayImage {
             width: self.width,

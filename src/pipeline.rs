@@ -33,14 +33,43 @@ pub struct Restoration {
     pub output: GrayImage,
 }
 
-/// Bicubic up-scaling of the decoded compact luma to `width` x `height`, then RecCNN.
+/// The size to up-scale a `compact` plane to for an original of `width` x `height`: exactly
+/// twice the compact size when the original is one the compact plane was made from (ComCNN's
+/// stride-2 convolution and the chroma box filter sample every other pixel, so an odd side is
+/// the doubled side less one; resizing straight to it would stretch by 2 - 1/n and misalign
+/// every pixel), otherwise the original size itself.
+fn upscale_size(compact: (usize, usize), width: usize, height: usize) -> (usize, usize) {
+    let (w2, h2) = (2 * compact.0, 2 * compact.1);
+    let doubled = |n: usize, n2: usize| n > 0 && (n2 - 1..=n2).contains(&n);
+    if doubled(width, w2) && doubled(height, h2) {
+        (w2, h2)
+    } else {
+        (width, height)
+    }
+}
+
+/// Bicubic up-scaling (MATLAB `imresize`) of a decoded compact plane for an original of
+/// `width` x `height`: x2, then the last column/row dropped for an odd side.
+pub fn upscale_compact(compact: &Plane, width: usize, height: usize) -> Plane {
+    let (uw, uh) = upscale_size((compact.width, compact.height), width, height);
+    let up = imresize_bicubic(compact, uw, uh);
+    if (uw, uh) == (width, height) {
+        up
+    } else {
+        up.cropped(width, height)
+    }
+}
+
+/// Bicubic up-scaling of the decoded compact luma, then RecCNN; for an odd original side the
+/// network runs on the doubled size and its last column/row is dropped after.
 pub fn restore_luma_stages(
     engine: &dyn Engine,
     decoded: &GrayImage,
     width: usize,
     height: usize,
 ) -> Restoration {
-    let upscaled = imresize_bicubic(&decoded.to_unit(), width, height);
+    let (uw, uh) = upscale_size((decoded.width, decoded.height), width, height);
+    let upscaled = imresize_bicubic(&decoded.to_unit(), uw, uh);
     let residual = engine.residual(&upscaled);
     let data = upscaled
         .data
@@ -48,11 +77,17 @@ pub fn restore_luma_stages(
         .zip(&residual.data)
         .map(|(u, r)| u - r)
         .collect();
-    let output = Plane::new(width, height, data).to_u8();
+    let mut output = Plane::new(uw, uh, data);
+    let (mut upscaled, mut residual) = (upscaled, residual);
+    if (uw, uh) != (width, height) {
+        output = output.cropped(width, height);
+        upscaled = upscaled.cropped(width, height);
+        residual = residual.cropped(width, height);
+    }
     Restoration {
         upscaled,
         residual,
-        output,
+        output: output.to_u8(),
     }
 }
 
@@ -66,10 +101,57 @@ pub fn restore_luma(
     restore_luma_stages(engine, decoded, width, height).output
 }
 
-/// Plain bicubic resize of an 8-bit plane (chroma, which the networks do not touch).
+/// Plain bicubic resize of an 8-bit compact plane to its original size (chroma, which the
+/// networks do not touch); x2 then cropped for an odd side, as [`upscale_compact`].
 pub fn resize_plane(plane: &GrayImage, width: usize, height: usize) -> GrayImage {
     if (plane.width, plane.height) == (width, height) {
         return plane.clone();
     }
-    imresize_bicubic(&plane.to_unit(), width, height).to_u8()
+    upscale_compact(&plane.to_unit(), width, height).to_u8()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::downscale_box2;
+
+    fn smooth(width: usize, height: usize) -> GrayImage {
+        let data = (0..width * height)
+            .map(|i| {
+                let (x, y) = ((i % width) as f32, (i / width) as f32);
+                (128.0 + 60.0 * (x * 0.35).sin() + 50.0 * (y * 0.27).cos()) as u8
+            })
+            .collect();
+        GrayImage::new(width, height, data)
+    }
+
+    fn psnr_of(a: &GrayImage, b: &GrayImage) -> f64 {
+        crate::metrics::psnr(a, b)
+    }
+
+    /// An odd-sized original is up-scaled on the compact grid (x2, last column/row dropped):
+    /// as accurate as an even one, where stretching straight to the odd size misaligns it.
+    #[test]
+    fn odd_originals_upscale_on_the_compact_grid() {
+        let even = smooth(42, 32);
+        let odd = smooth(41, 31);
+        let up = |img: &GrayImage| {
+            let compact = downscale_box2(img);
+            resize_plane(&compact, img.width, img.height)
+        };
+        let (even_db, odd_db) = (psnr_of(&even, &up(&even)), psnr_of(&odd, &up(&odd)));
+        let stretched = imresize_bicubic(&downscale_box2(&odd).to_unit(), 41, 31).to_u8();
+        let stretched_db = psnr_of(&odd, &stretched);
+        assert!(
+            odd_db > even_db - 0.5,
+            "odd {odd_db:.2} dB, even {even_db:.2} dB"
+        );
+        assert!(
+            odd_db > stretched_db + 3.0,
+            "odd {odd_db:.2} dB vs stretched {stretched_db:.2} dB"
+        );
+        // Sizes that are not a compact's originals are resized directly.
+        assert_eq!(upscale_size((21, 16), 50, 30), (50, 30));
+        assert_eq!(upscale_size((21, 16), 41, 32), (42, 32));
+    }
 }

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{BurnEngine, CpuBackend};
 use crate::image::{GrayImage, Plane};
 use crate::model::{ComCnn, RecCnn};
-use crate::pipeline::{compress_luma, restore_luma};
-use crate::resample::{imresize_bicubic, resize_matrix};
+use crate::pipeline::{compress_luma, restore_luma, upscale_compact};
+use crate::resample::resize_matrix;
 use crate::weights::ModelWeights;
 
 /// The training backend: autodiff over the CPU backend.
@@ -482,7 +482,7 @@ impl Trainer {
         let mut pairs = Vec::with_capacity(images.len());
         for img in images {
             let decoded = codec.code(&compress_luma(&engine, img))?;
-            let up = imresize_bicubic(&decoded.to_unit(), img.width, img.height);
+            let up = upscale_compact(&decoded.to_unit(), img.width, img.height);
             pairs.push((up, img.to_unit()));
         }
         let device = Default::default();
