@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproducibility of a shipped model's training: re-runs the exact command that trained
-# `jpeg-q50-fast` (scripts/train-ladder.sh fast), interrupted half-way (--stop-after 1000,
+# `jpeg-q50-fast` (scripts/train-ladder-comcnn.sh fast; its start, the ladder's base
+# jpeg-mixed-c, is models/bases/jpeg-mixed-c.cnnmodel, which the shipped run read as
+# runs/jpeg-mixed-c/model.cnnmodel), interrupted half-way (--stop-after 1000,
 # which leaves the checkpoint an interruption would) and resumed by running the same command
 # again; then compares the loss curve with the shipped run's log (models/logs/) and the
 # resulting model's dev-eval PSNR with the shipped model's. About 8 minutes here.
@@ -13,10 +15,10 @@ bash scripts/install-deps.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
 rm -rf "$out"
-# The command of scripts/train-ladder.sh that made models/jpeg-q50-fast.cnnmodel.
-train=($bin train --out "$out" --quality 50 --init downsampler --features 16 \
-  --com-features 8 --depth 3 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
-  --name jpeg-q50-fast --split train,train-video --stages 1 --batch 16 --patch 40)
+# The command of scripts/train-ladder-comcnn.sh that made models/jpeg-q50-fast.cnnmodel.
+train=($bin train --out "$out" --quality 50 --init models/bases/jpeg-mixed-c.cnnmodel \
+  --features 16 --depth 3 --stages 1 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
+  --name jpeg-q50-fast --split train,train-video --batch 16 --patch 40)
 "${train[@]}" --stop-after 1000
 "${train[@]}"
 $bin eval --split dev-eval --model fast@50 --name shipped --also-model "$out/model.cnnmodel@50" \

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Trains the shipped models exactly as they were made (see models/README.md), into runs/, on
-# the CPU, from scratch (no released weights are used):
+# Trains the first JPEG ladder exactly as it was made (see models/README.md), into runs/, on
+# the CPU, from scratch (no released weights are used). Its jpeg-q50 is kept as
+# models/bases/jpeg-q50-v1.cnnmodel, the start of the shipped ladder
+# (scripts/train-ladder-comcnn.sh, which adds a ComCNN stage):
 #  1. jpeg-mixed: ComCNN started as a 2x2 mean down-sampler (8 features, kept as started) and a
 #     32-feature, 10-layer RecCNN trained over compact JPEG qualities 10-70 (stock
 #     jpegenc/jpegdec in the loop, quality cycling image by image);
