@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the shipped JPEG 2000 models exactly as they were made (see models/README.md), into
 # runs/, on the CPU, with the plugin's j2kenc and the stock openjpegdec in the loop:
-#  1. j2k-mixed: started from the built-in jpeg-q50 (the project's own model: its ComCNN, kept
+#  1. j2k-mixed: started from the first JPEG ladder's jpeg-q50 (models/bases/jpeg-q50-v1.cnnmodel,
+#     the built-in jpeg-q50 when this ran, named so; the project's own model: its ComCNN, kept
 #     as it is so JPEG and J2K streams share one ComCNN, and its RecCNN as a starting point),
 #     RecCNN trained over compact compression ratios 20, 12, 8, 6, 4 (cycling image by image);
 #  2. j2k-rN: j2k-mixed's RecCNN fine-tuned at compact ratio N (the ladder; the original is
@@ -16,7 +17,7 @@ bash scripts/install-deps.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
 common=(--codec j2k --split train,train-video --stages 1 --batch 16 --patch 40)
-$bin train --out runs/j2k-mixed --quality 8 --mix-qualities 20,12,8,6,4 --init jpeg-q50 \
+$bin train --out runs/j2k-mixed --quality 8 --mix-qualities 20,12,8,6,4 --init models/bases/jpeg-q50-v1.cnnmodel \
   --steps 600 --rec-lr 3e-4:1e-5 --seed 1 --name j2k-mixed "${common[@]}"
 for r in ${@:-20 12 8 6 4}; do
   $bin train --out "runs/j2k-r$r" --quality "$r" --init runs/j2k-mixed/model.cnnmodel \
