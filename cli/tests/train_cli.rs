@@ -1,5 +1,6 @@
 //! `cnncodec train` on a tiny set for a few steps with the stock JPEG elements in the loop:
-//! the loss goes down, the run resumes, and the model it writes loads in the elements.
+//! the loss goes down, the run resumes (after an interruption inside a stage, and to add a
+//! stage), and the model it writes loads in the elements.
 
 use std::process::Command;
 
@@ -29,6 +30,7 @@ fn training_writes_a_model_the_elements_load() {
         images.push(path.to_str().unwrap().to_owned());
     }
     let out = dir.join("run");
+    let _ = std::fs::remove_dir_all(&out);
     let out_s = out.to_str().unwrap();
     let mut args = vec![
         "train",
@@ -50,9 +52,25 @@ fn training_writes_a_model_the_elements_load() {
         "1",
     ];
     args.extend(images.iter().map(String::as_str));
+    // Interrupted inside the stage (checkpointed after step 10), then run again to the end.
+    let mut interrupted = args.clone();
+    interrupted.extend(["--stop-after", "10"]);
+    let stopped = cnncodec(&interrupted);
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains("stopped after 10 steps"));
+    assert!(!out.join("model.cnnmodel").exists());
     let run = cnncodec(&args);
     assert!(
         run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("at step 10 of stage 0"),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
