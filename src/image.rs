@@ -59,15 +59,25 @@ impl GrayImage {
     /// The image widened to `width` columns by repeating each row's last pixel (as libjpeg
     /// pads a partial block).
     pub fn padded_right(&self, width: usize) -> GrayImage {
-        if width <= self.width || self.width == 0 {
+        self.padded_to(width, self.height)
+    }
+
+    /// The image extended to `width` x `height` by repeating its last column and last row.
+    pub fn padded_to(&self, width: usize, height: usize) -> GrayImage {
+        if (width <= self.width && height <= self.height) || self.width == 0 || self.height == 0 {
             return self.clone();
         }
-        let mut data = Vec::with_capacity(width * self.height);
+        let (width, height) = (width.max(self.width), height.max(self.height));
+        let mut data = Vec::with_capacity(width * height);
         for row in self.data.chunks_exact(self.width) {
             data.extend_from_slice(row);
             data.resize(data.len() + width - self.width, row[self.width - 1]);
         }
-        GrayImage::new(width, self.height, data)
+        let last = data[(self.height - 1) * width..].to_vec();
+        for _ in self.height..height {
+            data.extend_from_slice(&last);
+        }
+        GrayImage::new(width, height, data)
     }
 
     /// The top-left `width` x `height` of the image.
@@ -243,6 +253,8 @@ mod tests {
         assert_eq!(wide.cropped(3, 2), img);
         assert_eq!(img.padded_right(2), img);
         assert_eq!(wide.cropped(2, 1).data, vec![1, 2]);
+        let tall = img.padded_to(4, 3);
+        assert_eq!(tall.data, vec![1, 2, 3, 3, 4, 5, 6, 6, 4, 5, 6, 6]);
     }
 
     #[test]

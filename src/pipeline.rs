@@ -21,9 +21,16 @@ pub fn is_original_of(coded: (usize, usize), width: usize, height: usize) -> boo
     width > 0 && height > 0 && coded.1 == ch && (cw..=cw + MAX_WIDTH_PADDING).contains(&coded.0)
 }
 
-/// ComCNN on an 8-bit luma plane, rounded to 8 bits: the image the stock codec encodes.
+/// ComCNN on an 8-bit luma plane, rounded to 8 bits: the image the stock codec encodes. An
+/// odd side is first extended by repeating its last column/row: the stride-2 network would
+/// otherwise mix the last pixels with its zero padding (a dark last compact column or row,
+/// which the restoration cannot undo).
 pub fn compress_luma(engine: &dyn Engine, luma: &GrayImage) -> GrayImage {
-    engine.compact(&luma.to_unit()).to_u8()
+    let even = luma.padded_to(
+        luma.width.next_multiple_of(2),
+        luma.height.next_multiple_of(2),
+    );
+    engine.compact(&even.to_unit()).to_u8()
 }
 
 /// Intermediates of one restoration, for tests and debugging.
@@ -127,6 +134,27 @@ mod tests {
 
     fn psnr_of(a: &GrayImage, b: &GrayImage) -> f64 {
         crate::metrics::psnr(a, b)
+    }
+
+    /// A flat odd-sized frame through a box-filter ComCNN stays flat to its last compact
+    /// column and row (the network never sees its zero padding there).
+    #[test]
+    fn odd_originals_compress_without_a_dark_edge() {
+        use crate::engine::BurnEngine;
+        use crate::model::{ComCnnConfig, RecCnnConfig};
+        use crate::train::{initialise, InitScheme};
+        let mut m = crate::ModelWeights::random(
+            "box",
+            ComCnnConfig::new().with_features(4),
+            RecCnnConfig::new().with_features(4).with_depth(3),
+            1,
+        );
+        initialise(&mut m, InitScheme::Downsampler, 1);
+        let engine = BurnEngine::<crate::engine::CpuBackend>::new(&m, Default::default());
+        let flat = GrayImage::new(9, 7, vec![200; 63]);
+        let compact = compress_luma(&engine, &flat);
+        assert_eq!((compact.width, compact.height), (5, 4));
+        assert!(compact.data.iter().all(|v| *v == 200), "{:?}", compact.data);
     }
 
     /// An odd-sized original is up-scaled on the compact grid (x2, last column/row dropped):
