@@ -9,7 +9,7 @@
 #  2. jpeg-qN: jpeg-mixed-c's RecCNN fine-tuned at each compact quality N (150 steps);
 #  3. jpeg-q50-fast: a 16 x 3 RecCNN behind jpeg-mixed-c's ComCNN (2,000 steps at q50), so the
 #     CPU-class model decodes the ladder's streams. The trained ComCNN suits the 32 x 10
-#     RecCNN better than the small one: this fast model is 1.0 dB below the ladder at q50 on
+#     RecCNN better than the small one: this fast model is 1.3 dB below the ladder at q50 on
 #     dev-eval (the first ladder's fast was 0.2 dB below its ladder).
 # jpeg-mixed-c is kept as models/bases/jpeg-mixed-c.cnnmodel: copy it to
 # runs/jpeg-mixed-c/model.cnnmodel to run steps 2 and 3 without re-making it.
