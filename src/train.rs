@@ -1232,20 +1232,7 @@ mod tests {
 
     #[test]
     fn a_few_steps_lower_the_loss_and_resume_continues_the_same_run() {
-        let images: Vec<GrayImage> = (0..3)
-            .map(|s| {
-                GrayImage::new(
-                    48,
-                    40,
-                    (0..48 * 40)
-                        .map(|i| {
-                            let (x, y) = ((i % 48) as f32, (i / 48) as f32);
-                            (128.0 + 90.0 * ((x * 0.3 + s as f32).sin() * (y * 0.2).cos())) as u8
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
+        let images = tiny_images();
         let start = ModelWeights::random(
             "tiny",
             ComCnnConfig::new().with_features(8),

@@ -170,28 +170,23 @@ fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
     })
 }
 
-/// Columns a gray image gets before it meets stock `jpegenc` here: its GRAY8 path copies each
-/// row into a buffer exactly as wide as the frame, and libjpeg then reads the last 8x8 block
-/// of the row past its end, coding heap bytes (a different file on each run, ringing at the
-/// right edge) unless the width is a multiple of 8. Repeating the last column out to that
-/// multiple is what libjpeg itself does with a partial block, and codes the same blocks.
-fn jpeg_safe_width(width: usize, multiple: usize) -> usize {
-    width.next_multiple_of(multiple)
-}
-
-/// Runs `code` on `img` widened to a multiple of `multiple` columns (JPEG only, see
-/// [`jpeg_safe_width`]), and crops what comes back to the image's own size. (`comcnnenc` does
-/// the same for the compact images it makes.)
+/// Runs `code` on `img` widened to whole 8x8 JPEG blocks (JPEG only) and crops what comes
+/// back to the image's own size: stock `jpegenc`'s GRAY8 path copies each row into a buffer
+/// exactly as wide as the frame, and libjpeg then reads the last block of the row past its
+/// end, coding heap bytes (a different file on each run, ringing at the right edge) unless
+/// the width is a multiple of 8. Repeating the last column is what libjpeg itself does with a
+/// partial block, and codes the same blocks. (`comcnnenc` does the same for its compact
+/// images: `width-multiple`.)
 fn with_safe_width(
     img: &GrayImage,
     codec: Stock,
-    multiple: usize,
     code: impl FnOnce(&GrayImage) -> Result<Coded, String>,
 ) -> Result<Coded, String> {
-    if !matches!(codec, Stock::Jpeg(_)) || img.width.is_multiple_of(multiple) {
+    const BLOCK: usize = 8;
+    if !matches!(codec, Stock::Jpeg(_)) || img.width.is_multiple_of(BLOCK) {
         return code(img);
     }
-    let padded = img.padded_right(jpeg_safe_width(img.width, multiple));
+    let padded = img.padded_right(img.width.next_multiple_of(BLOCK));
     let c = code(&padded)?;
     if (c.image.width, c.image.height) != (padded.width, padded.height) {
         return Err(format!(
@@ -206,7 +201,7 @@ fn with_safe_width(
 }
 
 /// The plain codec on the full image (a gray image meets `jpegenc` widened to a multiple of
-/// 8 columns and is cropped back: [`jpeg_safe_width`]).
+/// 8 columns and is cropped back: [`with_safe_width`]).
 pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
     let launch = format!(
         "appsrc name=src ! {} ! tee name=t ! queue ! appsink name=jpeg sync=false \
@@ -214,7 +209,7 @@ pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
         codec.encoder(),
         codec.decoder()
     );
-    with_safe_width(img, codec, 8, |img| {
+    with_safe_width(img, codec, |img| {
         coded(&launch, img, &format!("plain {}", codec.describe()))
     })
 }

@@ -193,18 +193,7 @@ fn compact_frame_is_half_size_in_the_same_format() {
     util::init();
     let dir = util::tmp_dir("harness");
     let model = util::tiny_model(&dir, 10);
-    // The harness plays its element at once: configure it before.
-    let element = gst::ElementFactory::make("comcnnenc")
-        .property("model-location", model.to_str().unwrap())
-        .build()
-        .unwrap();
-    let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
-    let (caps, buf) = util::test_frame("I420", 353, 289, 0);
-    h.set_src_caps(caps);
-    h.play();
-    let out = h.push_and_pull(buf).unwrap();
-    let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let (mut h, out, info) = compact_353x289(&model, None);
     // ceil(353 / 2) = 177 columns, widened to 192 (width-multiple 16) by repeating the last.
     assert_eq!((info.width(), info.height()), (192, 145));
     assert_eq!(info.format(), gst_video::VideoFormat::I420);
@@ -234,19 +223,31 @@ fn compact_frame_is_half_size_in_the_same_format() {
     assert_eq!(info.model_name, "tiny-10");
 
     // width-multiple=1: exactly half size.
-    let element = gst::ElementFactory::make("comcnnenc")
-        .property("model-location", model.to_str().unwrap())
-        .property("width-multiple", 1u32)
-        .build()
-        .unwrap();
+    let (_, _, info) = compact_353x289(&model, Some(1));
+    assert_eq!((info.width(), info.height()), (177, 145));
+}
+
+/// One I420 353x289 frame through a `comcnnenc` harness: the harness (for its events), the
+/// compact buffer and its negotiated video info.
+fn compact_353x289(
+    model: &std::path::Path,
+    width_multiple: Option<u32>,
+) -> (gst_check::Harness, gst::Buffer, gst_video::VideoInfo) {
+    // The harness plays its element at once: configure it before.
+    let mut builder =
+        gst::ElementFactory::make("comcnnenc").property("model-location", model.to_str().unwrap());
+    if let Some(m) = width_multiple {
+        builder = builder.property("width-multiple", m);
+    }
+    let element = builder.build().unwrap();
     let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
     let (caps, buf) = util::test_frame("I420", 353, 289, 0);
     h.set_src_caps(caps);
     h.play();
-    h.push_and_pull(buf).unwrap();
+    let out = h.push_and_pull(buf).unwrap();
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
     let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
-    assert_eq!((info.width(), info.height()), (177, 145));
+    (h, out, info)
 }
 
 /// Stock jpegenc codes GRAY8 rows through buffers exactly as wide as the frame, so a partial
