@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod fastconv;
 pub mod image;
 pub mod j2k;
 pub mod metrics;

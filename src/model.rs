@@ -60,6 +60,21 @@ impl<B: Backend> ComCnn<B> {
     }
 }
 
+/// How RecCNN's layers are computed: burn's modules, unless overridden.
+pub trait LayerOps<B: Backend> {
+    fn conv(&self, conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        conv.forward(x)
+    }
+    fn batch_norm(&self, bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        bn.forward(x)
+    }
+}
+
+/// burn's own layers.
+pub struct BurnLayers;
+
+impl<B: Backend> LayerOps<B> for BurnLayers {}
+
 /// Reconstruction network: predicts the residual that bicubic up-scaling left.
 #[derive(Config, Debug, PartialEq, Eq)]
 pub struct RecCnnConfig {
@@ -117,18 +132,24 @@ impl RecCnnConfig {
 impl<B: Backend> RecCnn<B> {
     /// The residual; the restored image is `upscaled - residual`.
     pub fn forward(&self, upscaled: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_with(upscaled, &BurnLayers)
+    }
+
+    /// [`forward`](Self::forward) with the layers computed by `ops` (training swaps in
+    /// versions with faster backward passes: [`crate::fastconv::FastTrainLayers`]).
+    pub fn forward_with(&self, upscaled: Tensor<B, 4>, ops: &dyn LayerOps<B>) -> Tensor<B, 4> {
         // [n, c, h, w] -> [n, f, h, w]
-        let mut x = relu(self.first.forward(upscaled));
+        let mut x = relu(ops.conv(&self.first, upscaled));
         for layer in &self.hidden {
             // [n, f, h, w] -> [n, f, h, w]
-            x = layer.conv.forward(x);
+            x = ops.conv(&layer.conv, x);
             if let Some(bn) = &layer.bn {
-                x = bn.forward(x);
+                x = ops.batch_norm(bn, x);
             }
             x = relu(x);
         }
         // -> [n, c, h, w]
-        self.last.forward(x)
+        ops.conv(&self.last, x)
     }
 }
 

@@ -53,6 +53,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "checkpoint-every",
             "stop-after",
             "first-stage",
+            "conv-backward",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -145,6 +146,16 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 other => {
                     return Err(format!(
                         "--first-stage {other}: use rec (the paper's order) or com"
+                    ))
+                }
+            },
+            fast_conv_backward: match args.get("conv-backward").unwrap_or("im2col") {
+                "im2col" => true,
+                "generic" => false,
+                other => {
+                    return Err(format!(
+                        "--conv-backward {other}: use im2col (fast) or generic (burn's own, \
+                         as runs before it were made)"
                     ))
                 }
             },
