@@ -1,6 +1,7 @@
 //! `cargo bench`: ComCNN and RecCNN forward on the CPU backend at CIF and 720p
-//! (`CNNCODEC_BENCH_FRAMES` frames each, default 3). The CLI's `cnncodec bench` prints the
-//! same table.
+//! (`CNNCODEC_BENCH_FRAMES` frames each, default 3), then RecCNN training steps (the shipped
+//! 32 x 10 and the paper's 64 x 20, batch 16 of 40x40) with burn's generic and our
+//! convolution backward. The CLI's `cnncodec bench [--train]` prints the same tables.
 
 fn main() {
     let frames: usize = std::env::var("CNNCODEC_BENCH_FRAMES")
@@ -9,7 +10,19 @@ fn main() {
         .unwrap_or(3);
     let sizes = [(352, 288), (1280, 720)];
     match cnncodec::bench::report(frames, &sizes, cnncodec::BackendKind::Cpu) {
-        Ok(table) => print!("{table}"),
+        Ok(table) => {
+            print!("{table}");
+            for (features, depth) in [(32, 10), (64, 20)] {
+                let rec = cnncodec::model::RecCnnConfig::new()
+                    .with_features(features)
+                    .with_depth(depth);
+                println!();
+                print!(
+                    "{}",
+                    cnncodec::bench::train_step_report(&rec, 16, 40, frames)
+                );
+            }
+        }
         Err(e) => {
             eprintln!("bench: {e}");
             std::process::exit(1);

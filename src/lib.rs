@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod engine;
 pub mod fastconv;
+pub mod grow;
 pub mod image;
 pub mod j2k;
 pub mod metrics;

@@ -620,7 +620,11 @@ pub fn fold_batch_norm(rec: &TensorMap, cfg: &RecCnnConfig) -> (TensorMap, RecCn
     (out, folded_cfg)
 }
 
-fn build_reccnn<B: Backend>(map: &TensorMap, cfg: &RecCnnConfig, device: &B::Device) -> RecCnn<B> {
+pub fn build_reccnn<B: Backend>(
+    map: &TensorMap,
+    cfg: &RecCnnConfig,
+    device: &B::Device,
+) -> RecCnn<B> {
     let mut net = cfg.init::<B>(device);
     load_conv(&mut net.first, map, "conv1", device);
     for (i, layer) in net.hidden.iter_mut().enumerate() {

@@ -11,6 +11,8 @@
 //!   `openjpegenc` in real pipelines (see `bench_encoders.rs`).
 //! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
 //!   GFLOP/s of both networks (paper size).
+//! - `cnncodec bench-train [--steps N] [--features N --depth N]`: seconds per RecCNN training
+//!   step with burn's generic and our convolution backward.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,7 @@ pub const USAGE: &str = "usage:
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda] [--precision fp32|fp16]
                  [--model PATH|NAME | --features N --depth N]
+  cnncodec bench-train [--steps N] [--model PATH|NAME | --features N --depth N] [--batch 16] [--patch 40]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]";
 
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some("eval") => eval::run_eval(&args[1..]),
         Some("train") => train::run_train(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("bench-train") => bench_train(&args[1..]),
         Some("models") => models::run_models(&args[1..]),
         Some("bench-encoders") => bench_encoders::run_bench_encoders(&args[1..]),
         _ => Err(USAGE.to_owned()),
@@ -66,6 +70,30 @@ fn main() -> ExitCode {
 /// The repository root (samples, data splits) as seen from this binary's sources.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Training speed: RecCNN steps with burn's and our convolution backward.
+fn bench_train(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(
+        raw,
+        &["steps", "model", "features", "depth", "batch", "patch"],
+    )?;
+    let rec = match args.get("model") {
+        Some(m) => codec::ModelRef::parse(m)?.load()?.meta.reccnn,
+        None => cnncodec::model::RecCnnConfig::new()
+            .with_features(args.parsed("features", 64)?)
+            .with_depth(args.parsed("depth", 20)?),
+    };
+    print!(
+        "{}",
+        cnncodec::bench::train_step_report(
+            &rec,
+            args.parsed("batch", 16)?,
+            args.parsed("patch", 40)?,
+            args.parsed("steps", 3)?
+        )
+    );
+    Ok(())
 }
 
 fn bench(raw: &[String]) -> Result<(), String> {

@@ -54,6 +54,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "stop-after",
             "first-stage",
             "conv-backward",
+            "rec-init",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -187,8 +188,50 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     "initialised from '{}' (content hash {}; {})",
                     from.meta.name, from.meta.content_hash, from.meta.provenance
                 );
+                let grow = match args.get("rec-init").unwrap_or("fresh") {
+                    "fresh" => false,
+                    "grow" => true,
+                    other => {
+                        return Err(format!(
+                            "--rec-init {other}: use fresh (matconvnet) or grow (the model's \
+                             RecCNN widened and deepened, computing the same function)"
+                        ))
+                    }
+                };
                 if args.get("features").is_none() && args.get("depth").is_none() {
                     (from, origin)
+                } else if grow {
+                    let to = RecCnnConfig::new()
+                        .with_features(args.parsed("features", from.meta.reccnn.features)?)
+                        .with_depth(args.parsed("depth", from.meta.reccnn.depth)?);
+                    // BatchNorm statistics of the new layers: the first images, up to
+                    // 128x128 each (their top-left corner).
+                    let samples: Vec<_> = images
+                        .iter()
+                        .take(16)
+                        .map(|i| i.to_unit().cropped(i.width.min(128), i.height.min(128)))
+                        .collect();
+                    let rec = cnncodec::grow::grow_reccnn(
+                        &from.reccnn,
+                        &from.meta.reccnn,
+                        &to,
+                        &samples,
+                        options.seed,
+                    )?;
+                    let mut w = from.clone();
+                    w.reccnn = rec;
+                    w.meta.reccnn = to.clone();
+                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    let grown = format!(
+                        "RecCNN grown from {} x {} to {} x {} (Net2Net: channels copied with random \
+                         splits, identity layers; the same function), seed {}",
+                        from.meta.reccnn.features,
+                        from.meta.reccnn.depth,
+                        to.features,
+                        to.depth,
+                        options.seed
+                    );
+                    (w, format!("{origin}; {grown}"))
                 } else {
                     // A new RecCNN (for example a smaller, faster one) behind that ComCNN.
                     let rec = RecCnnConfig::new()
