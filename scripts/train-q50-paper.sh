@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# jpeg-q50-paper: a paper-size (64 x 20) RecCNN behind the default model's ComCNN, on the CPU
+# (about 15 + 75 minutes here), into runs/:
+#  1. jpeg-q50-long: the default jpeg-q50's RecCNN (32 x 10) trained on at compact quality 50,
+#     the first 1,500 steps of a 5,000-step schedule (3e-4 -> 1e-5; --stop-after leaves the
+#     checkpoint an interruption would, which is what the shipped run grew from);
+#  2. jpeg-q50-paper: that RecCNN grown to 64 features x 20 layers computing the same function
+#     (--rec-init grow, Net2Net), then 1,500 steps at quality 50 (3e-4 -> 1e-5).
+# The ComCNN is the ladder's (jpeg-mixed-c's), so jpeg-q50-paper decodes the default streams.
+# Re-running resumes an unfinished run from its checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
+cargo build -p cnncodec-cli --locked
+bin=target/debug/cnncodec
+[ -f runs/jpeg-q50-long-1500.cnnmodel ] || {
+  $bin train --out runs/jpeg-q50-long --quality 50 --split train,train-video \
+    --init models/jpeg-q50.cnnmodel --stages 1 --steps 5000 --rec-lr 3e-4:1e-5 --seed 51 \
+    --checkpoint-every 250 --stop-after 1500
+  cp runs/jpeg-q50-long/checkpoint.cnnmodel runs/jpeg-q50-long-1500.cnnmodel
+}
+$bin train --out runs/jpeg-q50-paper --quality 50 --split train,train-video \
+  --init runs/jpeg-q50-long-1500.cnnmodel --rec-init grow --features 64 --depth 20 --stages 1 \
+  --steps 1500 --rec-lr 3e-4:1e-5 --seed 52 --checkpoint-every 100 --name jpeg-q50-paper \
+  --batch 16 --patch 40
