@@ -187,6 +187,11 @@ pub fn train_step_report(rec: &RecCnnConfig, batch: usize, patch: usize, steps: 
     );
     for fast in [false, true] {
         let mut net = rec.init::<TrainBackend>(&device);
+        for layer in &mut net.hidden {
+            if let Some(bn) = &mut layer.bn {
+                bn.epsilon = crate::train::TRAIN_BN_EPSILON; // as the trainer sets it
+            }
+        }
         let mut optim = AdamConfig::new().init();
         let mut step = |net: crate::model::RecCnn<TrainBackend>| {
             let residual = if fast {

@@ -1,13 +1,17 @@
-//! A training-only 3x3 convolution (stride 1, zero padding 1) for the CPU backend whose
-//! gradients run through fast kernels: the weight gradient is one batched matrix multiply of
-//! the output gradient with the input's 3x3 neighbourhoods (im2col), and the input gradient
-//! is a forward convolution with the flipped, transposed kernel.
+//! Training-only layers for the CPU backend with backward passes that run through fast
+//! kernels:
+//! - a 3x3 convolution (stride 1, zero padding 1) whose weight gradient is one batched matrix
+//!   multiply of the output gradient with the input's 3x3 neighbourhoods (im2col), and whose
+//!   input gradient is a forward convolution with the flipped, transposed kernel;
+//! - BatchNorm in training mode, its statistics and gradients as loops over contiguous
+//!   per-channel planes.
 //!
 //! Why: burn 0.21 computes a convolution's weight gradient as a convolution with the batch as
-//! channels and the whole output gradient as kernel, which on burn-flex is many times slower
-//! than the forward (`cnncodec bench --train` measures both). The forward pass is burn-flex's
-//! own, so inference and the values the loss sees are unchanged; only the rounding of the
-//! gradients differs from burn's generic path.
+//! channels and the whole output gradient as kernel, and its BatchNorm reshapes through
+//! transposed views that burn-flex walks element by element; together about 4x slower per
+//! training step here (`cnncodec bench-train` measures both). The convolution's forward is
+//! burn-flex's own; BatchNorm's forward computes its statistics in f64, so values and gradients
+//! agree with burn's to rounding, not bit for bit.
 
 use burn::backend::Autodiff;
 use burn::nn::conv::Conv2d;
@@ -83,7 +87,8 @@ impl Backward<Inner, 3> for Conv3x3Backward {
         let [n, _, h, w] = grad.dims();
 
         if let Some(node) = node_bias {
-            // [n, co, h, w] -> [co]
+            // [n, co, h, w] -> [co], one pass over contiguous planes (burn's sum over dims
+            // 0, 2, 3 walks strided views)
             let mut gb = vec![0f64; co];
             for (i, plane) in values(grad.clone()).chunks_exact(h * w).enumerate() {
                 gb[i % co] += plane.iter().map(|&v| v as f64).sum::<f64>();
@@ -162,8 +167,8 @@ pub fn conv3x3_same(
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-/// RecCNN's layers for training on the CPU backend: biased 3x3, stride-1, padding-1
-/// convolutions (every RecCNN layer) through [`conv3x3_same`], BatchNorm through
+/// RecCNN's layers for training on the CPU backend: 3x3, stride-1, padding-1 convolutions
+/// with a bias (every RecCNN layer) through [`conv3x3_same`], BatchNorm through
 /// [`train_batch_norm`]; anything else through burn.
 pub struct FastTrainLayers;
 
@@ -358,9 +363,19 @@ mod tests {
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
 
-    fn grads_of(fast: bool, n: usize, c: usize, co: usize, h: usize, w: usize) -> [Vec<f32>; 4] {
+    /// Output and gradients of a squared error through one convolution; `tracked` says which
+    /// of input, weight and bias require gradients (untracked ones give empty gradients).
+    fn grads_of(
+        fast: bool,
+        tracked: [bool; 3],
+        n: usize,
+        c: usize,
+        co: usize,
+        h: usize,
+        w: usize,
+    ) -> [Vec<f32>; 4] {
         let device = Default::default();
-        let seeded = |shape: [usize; 4], seed: u64| {
+        let seeded = |shape: Vec<usize>, seed: u64| {
             let mut s = seed;
             let len = shape.iter().product::<usize>();
             let v: Vec<f32> = (0..len)
@@ -373,13 +388,22 @@ mod tests {
                 .collect();
             TensorData::new(v, shape)
         };
-        let x = Tensor::<Outer, 4>::from_data(seeded([n, c, h, w], 1), &device).require_grad();
-        let weight =
-            Tensor::<Outer, 4>::from_data(seeded([co, c, 3, 3], 2), &device).require_grad();
-        let bias = Tensor::<Outer, 4>::from_data(seeded([1, 1, 1, co], 4), &device)
-            .reshape([co])
-            .require_grad();
-        let target = Tensor::<Outer, 4>::from_data(seeded([n, co, h, w], 3), &device);
+        let track = |t: Tensor<Outer, 4>, on: bool| if on { t.require_grad() } else { t };
+        let x = track(
+            Tensor::from_data(seeded(vec![n, c, h, w], 1), &device),
+            tracked[0],
+        );
+        let weight = track(
+            Tensor::from_data(seeded(vec![co, c, 3, 3], 2), &device),
+            tracked[1],
+        );
+        let bias = Tensor::<Outer, 1>::from_data(seeded(vec![co], 4), &device);
+        let bias = if tracked[2] {
+            bias.require_grad()
+        } else {
+            bias
+        };
+        let target = Tensor::<Outer, 4>::from_data(seeded(vec![n, co, h, w], 3), &device);
         let y = if fast {
             conv3x3_same(x.clone(), weight.clone(), bias.clone())
         } else {
@@ -392,21 +416,35 @@ mod tests {
         };
         let d = y.clone() - target;
         let grads = (d.clone() * d).sum().backward();
-        let vec = |t: Option<Tensor<Inner, 4>>| t.unwrap().into_data().to_vec::<f32>().unwrap();
+        let vec = |t: Option<Tensor<Inner, 4>>| {
+            t.map_or(vec![], |t| t.into_data().to_vec::<f32>().unwrap())
+        };
         [
             y.into_data().to_vec().unwrap(),
             vec(x.grad(&grads)),
             vec(weight.grad(&grads)),
-            bias.grad(&grads).unwrap().into_data().to_vec().unwrap(),
+            bias.grad(&grads)
+                .map_or(vec![], |b| b.into_data().to_vec().unwrap()),
         ]
     }
 
     #[test]
     fn gradients_equal_burns_generic_convolution() {
-        // Odd and even sides, one and several channels, a batch.
-        for (n, c, co, h, w) in [(1, 1, 3, 5, 4), (3, 4, 2, 6, 7), (2, 5, 1, 1, 3)] {
-            let fast = grads_of(true, n, c, co, h, w);
-            let generic = grads_of(false, n, c, co, h, w);
+        // Odd and even sides, one and several channels, a batch; all parameters tracked, and
+        // the input untracked (RecCNN's first layer) or the weights frozen (ComCNN stage).
+        let all = [true; 3];
+        for (tracked, (n, c, co, h, w)) in [
+            (all, (1, 1, 3, 5, 4)),
+            (all, (3, 4, 2, 6, 7)),
+            (all, (2, 5, 1, 1, 3)),
+            ([false, true, true], (2, 3, 4, 5, 5)),
+            ([true, false, false], (2, 3, 4, 5, 5)),
+        ] {
+            let fast = grads_of(true, tracked, n, c, co, h, w);
+            let generic = grads_of(false, tracked, n, c, co, h, w);
+            for (grad, on) in fast[1..].iter().zip(tracked) {
+                assert_eq!(grad.is_empty(), !on, "a gradient exactly where asked for");
+            }
             for (what, (a, b)) in ["output", "input grad", "weight grad", "bias grad"]
                 .iter()
                 .zip(fast.iter().zip(generic.iter()))
@@ -492,6 +530,18 @@ mod tests {
                 assert!((p - q).abs() <= 2e-5 * scale, "{what}[{i}] {p} vs {q}");
             }
         }
+    }
+
+    #[test]
+    fn im2col_rows_are_channel_major_per_image() {
+        // 2 images x 2 channels of 1x2: row (image i, channel c, tap k) = i*18 + c*9 + k.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let cols = im2col_3x3(&x, 2, 2, 1, 2);
+        let centre = |i: usize, c: usize| &cols[(i * 18 + c * 9 + 4) * 2..(i * 18 + c * 9 + 5) * 2];
+        assert_eq!(centre(0, 0), &[1.0, 2.0]);
+        assert_eq!(centre(0, 1), &[3.0, 4.0]);
+        assert_eq!(centre(1, 0), &[5.0, 6.0]);
+        assert_eq!(centre(1, 1), &[7.0, 8.0]);
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! - Deeper: each new hidden layer is a 3x3 identity convolution whose BatchNorm undoes its
 //!   own normalisation (`gamma = std`, `beta = mean` of the layer's input, measured on
 //!   sample images); its input is a ReLU output, so the ReLU after it changes nothing.
+//!
+//! The grown network is the same function in inference form (tested). While training,
+//! BatchNorm normalises by each batch's statistics instead, so the new layers start as
+//! near-identities, as close as a batch's statistics are to the samples'.
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -57,7 +61,7 @@ fn widen(rec: &TensorMap, from: &RecCnnConfig, features: usize, rng: &mut Rng) -
     let mut out = TensorMap::new();
     for n in 1..=d {
         let w = &rec[&format!("conv{n}.weight")];
-        let (cin_old, cout_old) = (w.shape[1], w.shape[0]);
+        let cin_old = w.shape[1];
         let cin = if n == 1 { c } else { features };
         let cout = if n == d { c } else { features };
         let out_src = |o: usize| if n == d { o } else { sources[n - 1][o] };
@@ -74,7 +78,6 @@ fn widen(rec: &TensorMap, from: &RecCnnConfig, features: usize, rng: &mut Rng) -
                 data.extend(w.data[base..base + 9].iter().map(|v| v * share));
             }
         }
-        debug_assert_eq!(cout_old, if n == d { c } else { f });
         out.insert(
             format!("conv{n}.weight"),
             tensor(vec![cout, cin, 3, 3], data),
@@ -163,6 +166,9 @@ pub fn grow_reccnn(
     if !from.batch_norm || !to.batch_norm {
         return Err("growing needs RecCNNs with BatchNorm".into());
     }
+    if samples.is_empty() {
+        return Err("growing needs sample images for the new layers' statistics".into());
+    }
     let mut rng = Rng(seed ^ 0x6772_6f77);
     let wide = widen(rec, from, to.features, &mut rng);
     let wide_cfg = from.clone().with_features(to.features);
@@ -170,10 +176,9 @@ pub fn grow_reccnn(
     // Where the new layers go: after layer `k` (1 = the first convolution), spread evenly.
     let old_positions = from.depth - 1; // outputs of layers 1..depth-1
     let new_layers = to.depth - from.depth;
-    let mut after: Vec<usize> = (0..new_layers)
-        .map(|i| 1 + i * old_positions / new_layers.max(1))
+    let after: Vec<usize> = (0..new_layers)
+        .map(|i| 1 + i * old_positions / new_layers)
         .collect();
-    after.sort_unstable();
     let (f, d) = (to.features, from.depth);
     let mut out = TensorMap::new();
     let mut next = 1; // index of the next layer in the grown network
@@ -283,14 +288,55 @@ mod tests {
                 .map(|(x, y)| (x - y).abs())
                 .fold(0.0, f32::max);
             let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 1e-3, "a residual to compare ({scale})");
             assert!(
-                worst <= 1e-4 * scale.max(1.0),
+                worst <= 1e-5 * scale,
                 "grown differs by {worst} (scale {scale})"
             );
         }
-        // The copies are not identical: their outgoing weights differ, so they learn apart.
-        let w2 = &grown["conv3.weight"].data;
-        assert!(w2.iter().any(|v| *v != 0.0));
+        // Layers 2 and 3 of the grown net are new identities (the layers go after old layers
+        // 1, 1, 2, 2, 3), so grown conv4 is old conv2 with its input widened. Which old
+        // channel each new one copies shows in conv1 (copied filters, whole).
+        let (f_small, f_big) = (small.features, big.features);
+        let filter =
+            |map: &TensorMap, key: &str, o: usize| map[key].data[o * 9..o * 9 + 9].to_vec();
+        let source: Vec<usize> = (0..f_big)
+            .map(|j| {
+                (0..f_small)
+                    .find(|&s| {
+                        filter(&grown, "conv1.weight", j) == filter(&w.reccnn, "conv1.weight", s)
+                    })
+                    .expect("every new channel copies an old one")
+            })
+            .collect();
+        assert!(source.len() > f_small && (0..f_small).all(|j| source[j] == j));
+        let (old_w, new_w) = (&w.reccnn["conv2.weight"].data, &grown["conv4.weight"].data);
+        let mut unequal_shares = false;
+        for o in 0..f_small {
+            for s in 0..f_small {
+                let copies: Vec<usize> = (0..f_big).filter(|&i| source[i] == s).collect();
+                for t in 0..9 {
+                    let sum: f32 = copies.iter().map(|&i| new_w[(o * f_big + i) * 9 + t]).sum();
+                    let old = old_w[(o * f_small + s) * 9 + t];
+                    assert!(
+                        (sum - old).abs() <= 1e-6 * old.abs().max(1.0),
+                        "shares of channel {s} add up"
+                    );
+                }
+                let first_tap = |i: usize| new_w[(o * f_big + i) * 9];
+                unequal_shares |= copies
+                    .windows(2)
+                    .any(|p| (first_tap(p[0]) - first_tap(p[1])).abs() > 1e-6);
+            }
+        }
+        assert!(
+            unequal_shares,
+            "copies carry different shares, so they learn apart"
+        );
+        assert!(
+            grow_reccnn(&grown, &big, &big, &[], 7).is_err(),
+            "no samples, no statistics"
+        );
         assert!(grow_reccnn(&w.reccnn, &big, &small, &samples, 7).is_err());
     }
 }

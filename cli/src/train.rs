@@ -109,6 +109,21 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 t.weights.meta.quality
             ));
         }
+        if let Some(fast) = fast_backward_option(&args)? {
+            if fast != t.state.options.fast_conv_backward {
+                return Err(format!(
+                    "--conv-backward: the run in '{}' trains with the {} backward; resume without --conv-backward or start a new run",
+                    out.display(),
+                    if t.state.options.fast_conv_backward { "im2col" } else { "generic" }
+                ));
+            }
+        }
+        if args.get("rec-init").is_some() {
+            return Err(format!(
+                "--rec-init: the run in '{}' has started; resume without --rec-init or start a new run",
+                out.display()
+            ));
+        }
         if t.state.stage_step > 0 {
             eprintln!(
                 "train: resuming '{}' at step {} of stage {} ({} stages)",
@@ -150,16 +165,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     ))
                 }
             },
-            fast_conv_backward: match args.get("conv-backward").unwrap_or("im2col") {
-                "im2col" => true,
-                "generic" => false,
-                other => {
-                    return Err(format!(
-                        "--conv-backward {other}: use im2col (fast) or generic (burn's own, \
-                         as runs before it were made)"
-                    ))
-                }
-            },
+            fast_conv_backward: fast_backward_option(&args)?.unwrap_or(true),
         };
         let name = args
             .get("name")
@@ -167,6 +173,11 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             .unwrap_or_else(|| cnncodec::models::ladder_name(codec, quality));
         let init = args.get("init").unwrap_or("matconvnet");
         let (mut start, origin) = match init.parse::<InitScheme>() {
+            Ok(_) if args.get("rec-init").is_some() => {
+                return Err(format!(
+                    "--rec-init: only with --init MODEL (a trained model to start from), not --init {init}"
+                ))
+            }
             Ok(scheme) => {
                 let com_features = args.parsed("com-features", args.parsed("features", 64)?)?;
                 let mut w = ModelWeights::random(
@@ -199,6 +210,9 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     }
                 };
                 if args.get("features").is_none() && args.get("depth").is_none() {
+                    if grow {
+                        return Err("--rec-init grow: say how big with --features and/or --depth".into());
+                    }
                     (from, origin)
                 } else if grow {
                     let to = RecCnnConfig::new()
@@ -413,5 +427,17 @@ fn lr_range(args: &Args, name: &str, default: (f64, f64)) -> Result<(f64, f64), 
     match v.split_once(':') {
         Some((a, b)) => Ok((parse(a).ok_or_else(bad)?, parse(b).ok_or_else(bad)?)),
         None => parse(v).map(|x| (x, x)).ok_or_else(bad),
+    }
+}
+
+/// `--conv-backward`: `Some(true)` for im2col (ours), `Some(false)` for burn's generic one.
+fn fast_backward_option(args: &Args) -> Result<Option<bool>, String> {
+    match args.get("conv-backward") {
+        None => Ok(None),
+        Some("im2col") => Ok(Some(true)),
+        Some("generic") => Ok(Some(false)),
+        Some(other) => Err(format!(
+            "--conv-backward {other}: use im2col (fast) or generic (burn's own, as runs before it were made)"
+        )),
     }
 }
