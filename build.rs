@@ -30,11 +30,12 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
-    // One report per codec's ladder: models/dev-eval (JPEG), models/dev-eval-j2k (JPEG 2000).
+    // One report per codec's ladder: models/dev-eval (JPEG), models/dev-eval-j2k (JPEG 2000),
+    // and models/dev-eval-paper (the paper-size model against the default, same sweep).
     code.push_str(
         "/// The measured RD of the built-in ladders.\npub static MEASURED_RDS: &[&str] = &[\n",
     );
-    for dir in ["dev-eval", "dev-eval-j2k"] {
+    for dir in ["dev-eval", "dev-eval-j2k", "dev-eval-paper"] {
         let rd = models.join(dir).join("rd.json");
         println!("cargo:rerun-if-changed={}", rd.display());
         if rd.is_file() {

@@ -9,7 +9,9 @@
 #  - JPEG 2000: models/j2k-rN against plain JPEG 2000 (j2kenc / openjpegdec), plain JPEG 2000
 #    against plain jpegenc -> models/dev-eval-j2k/. j2k-r20 is also run at ratio 18 so that
 #    four points fall inside the 0.1-0.4 bpp window of the BD figures.
-#   scripts/measure-models.sh [jpeg|j2k|all]
+#  - jpeg-q50-paper (64 x 20) against the default jpeg-q50, both swept over compact qualities
+#    30-70 -> models/dev-eval-paper/.
+#   scripts/measure-models.sh [jpeg|j2k|paper|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -27,6 +29,12 @@ if [ "$which" = j2k ] || [ "$which" = all ]; then
   target/debug/cnncodec eval --codec j2k --split dev-eval \
     --model j2k-r20@20,18 --model j2k-r12 --model j2k-r8 --model j2k-r6 --model j2k-r4 \
     --name "cnncodec built-in J2K ladder" --out models/dev-eval-j2k "$@"
+fi
+if [ "$which" = paper ] || [ "$which" = all ]; then
+  target/debug/cnncodec eval --split dev-eval --model jpeg-q50-paper@30,40,50,60,70 \
+    --name "jpeg-q50-paper (64 x 20), compact quality sweep" \
+    --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
+    --out models/dev-eval-paper "$@"
 fi
 cargo build -p cnncodec-cli --locked   # picks up the new measurements
 target/debug/cnncodec models

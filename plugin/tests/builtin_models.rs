@@ -86,3 +86,24 @@ fn the_fast_model_decodes_streams_of_the_default_encoder_only() {
     .expect("a RecCNN behind another ComCNN must not run");
     assert!(e.contains("tiny-50") && e.contains("model"), "{e}");
 }
+
+#[test]
+fn the_paper_size_model_decodes_streams_of_the_default_encoder() {
+    // `jpeg-q50-paper` is a 64 x 20 RecCNN grown from and trained behind the default's ComCNN.
+    let paper =
+        cnncodec::models::builtin("jpeg-q50-paper").expect("the paper-size model is built in");
+    let default = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
+    assert_eq!(paper.comcnn_hash(), default.comcnn_hash());
+    assert_eq!(
+        (paper.meta.reccnn.features, paper.meta.reccnn.depth),
+        (64, 20)
+    );
+    let res = decode_with("model=jpeg-q50-paper", "", paper.meta.quality).expect_ok();
+    assert_eq!(res.sizes(), vec![(67, 45)]);
+    let default_out = decode_with("", "", default.meta.quality).expect_ok();
+    assert_ne!(
+        util::luma_of(&res.samples[0]).data,
+        util::luma_of(&default_out.samples[0]).data,
+        "the chosen RecCNN is used"
+    );
+}
