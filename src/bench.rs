@@ -187,11 +187,7 @@ pub fn train_step_report(rec: &RecCnnConfig, batch: usize, patch: usize, steps: 
     );
     for fast in [false, true] {
         let mut net = rec.init::<TrainBackend>(&device);
-        for layer in &mut net.hidden {
-            if let Some(bn) = &mut layer.bn {
-                bn.epsilon = crate::train::TRAIN_BN_EPSILON; // as the trainer sets it
-            }
-        }
+        crate::train::use_training_epsilon(&mut net); // as the trainer does
         let mut optim = AdamConfig::new().init();
         let mut step = |net: crate::model::RecCnn<TrainBackend>| {
             let residual = if fast {

@@ -134,6 +134,15 @@ pub struct TrainState {
 /// has it added, so the inference form (epsilon 0) computes the same function.
 pub const TRAIN_BN_EPSILON: f64 = 1e-5;
 
+/// Gives RecCNN's BatchNorm layers the training epsilon (batch variances can be 0).
+pub fn use_training_epsilon(rec: &mut RecCnn<TrainBackend>) {
+    for layer in &mut rec.hidden {
+        if let Some(bn) = &mut layer.bn {
+            bn.epsilon = TRAIN_BN_EPSILON;
+        }
+    }
+}
+
 /// Moves `eps` into (`+`) or out of (`-`) the stored BatchNorm variances.
 fn shift_running_var(weights: &mut ModelWeights, eps: f32) {
     for (k, t) in weights.reccnn.iter_mut() {
@@ -509,11 +518,7 @@ impl Trainer {
         let mut for_training = self.weights.clone();
         shift_running_var(&mut for_training, -(TRAIN_BN_EPSILON as f32));
         let mut rec: RecCnn<TrainBackend> = for_training.reccnn(&device);
-        for layer in &mut rec.hidden {
-            if let Some(bn) = &mut layer.bn {
-                bn.epsilon = TRAIN_BN_EPSILON;
-            }
-        }
+        use_training_epsilon(&mut rec);
         let mut optim = self.stage_optimizer(&rec)?;
         let mut rng = Rng(self.state.rng);
         let mut total = self.state.stage_loss_sum;
