@@ -3,6 +3,7 @@
 //! all call these functions.
 
 pub mod bench;
+pub mod bnstats;
 pub mod engine;
 pub mod fastconv;
 pub mod grow;

@@ -55,6 +55,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "first-stage",
             "conv-backward",
             "rec-init",
+            "scales",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -118,6 +119,13 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 ));
             }
         }
+        if scales_option(&args)?.is_some_and(|s| s != t.state.options.scales) {
+            return Err(format!(
+                "--scales: the run in '{}' trains on scales {:?}; resume without --scales or start a new run",
+                out.display(),
+                t.state.options.scales
+            ));
+        }
         if args.get("rec-init").is_some() {
             return Err(format!(
                 "--rec-init: the run in '{}' has started; resume without --rec-init or start a new run",
@@ -166,6 +174,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 }
             },
             fast_conv_backward: fast_backward_option(&args)?.unwrap_or(true),
+            scales: scales_option(&args)?.unwrap_or_else(|| defaults.scales.clone()),
         };
         let name = args
             .get("name")
@@ -440,4 +449,26 @@ fn fast_backward_option(args: &Args) -> Result<Option<bool>, String> {
             "--conv-backward {other}: use im2col (fast) or generic (burn's own, as runs before it were made)"
         )),
     }
+}
+
+/// `--scales F,F...`: the training images at these scales (0.1-1, 1 = as stored).
+fn scales_option(args: &Args) -> Result<Option<Vec<f64>>, String> {
+    let Some(v) = args.get("scales") else {
+        return Ok(None);
+    };
+    let bad = || format!("--scales {v}: expected factors between 0.1 and 1, such as 1,0.5");
+    let scales = v
+        .split(',')
+        .map(|f| {
+            f.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| (0.1..=1.0).contains(f))
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    if scales.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some(scales))
 }

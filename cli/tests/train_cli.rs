@@ -114,6 +114,80 @@ fn training_writes_a_model_the_elements_load() {
         "{}",
         meta.provenance
     );
+    // BatchNorm statistics measured afresh (at half size): only the statistics change.
+    let stats = dir.join("stats.cnnmodel");
+    let recal = cnncodec(&[
+        "recalibrate",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        stats.to_str().unwrap(),
+        "--scale",
+        "0.5",
+        "--patch",
+        "16",
+        "--batch",
+        "4",
+        "--batches",
+        "3",
+        &images[0],
+        &images[1],
+    ]);
+    assert!(
+        recal.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recal.stderr)
+    );
+    let (before, after) = (
+        cnncodec::ModelWeights::load(&model).unwrap(),
+        cnncodec::ModelWeights::load(&stats).unwrap(),
+    );
+    assert!(after.meta.provenance.contains("scale 0.5"));
+    for (k, t) in &before.reccnn {
+        if k.contains("running_") {
+            assert_ne!(t.data, after.reccnn[k].data, "{k} unchanged");
+        } else {
+            assert_eq!(t.data, after.reccnn[k].data, "{k} changed");
+        }
+    }
+    let refused = cnncodec(&[
+        "recalibrate",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        stats.to_str().unwrap(),
+        "--scale",
+        "2",
+        &images[0],
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--scale 2"));
+
+    // Training on the images at two scales: twice the images, recorded in the checkpoint;
+    // resuming with other scales is refused.
+    let scaled_out = dir.join("scaled");
+    let _ = std::fs::remove_dir_all(&scaled_out);
+    let mut scaled = args.clone();
+    scaled[2] = scaled_out.to_str().unwrap();
+    scaled[at] = "1";
+    scaled.extend(["--scales", "1,0.5", "--stop-after", "2"]);
+    let run = cnncodec(&scaled);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let state: String = std::fs::read_to_string(scaled_out.join("checkpoint.json"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(state.contains("\"scales\":[1.0,0.5]"), "{state}");
+    let at_scales = scaled.iter().position(|a| *a == "1,0.5").unwrap();
+    scaled[at_scales] = "1";
+    let mismatch = cnncodec(&scaled);
+    assert!(!mismatch.status.success());
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("--scales"));
+
     // The elements load it: eval runs comcnnenc ! jpegenc ! jpegdec ! reccnndec with it.
     let eval = cnncodec(&[
         "eval",

@@ -1,0 +1,98 @@
+//! `cnncodec recalibrate`: a trained model with its RecCNN's BatchNorm statistics measured
+//! afresh on training patches (the model's own ComCNN and codec in the loop), in place of the
+//! running averages training left (see `cnncodec::bnstats`). `--scale` measures them on the
+//! training images resized by that factor: how much of a model's result comes from the data
+//! its statistics were taken on.
+//!
+//! ```text
+//! cnncodec recalibrate --model jpeg-q50 --out runs/jpeg-q50-stats.cnnmodel
+//!     [--split train,train-video] [--data DIR] [--scale 1] [--batches 200] [--batch 16]
+//!     [--patch 40] [--seed 1] [--name NAME]
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cnncodec::image::read_png_luma;
+use cnncodec::train::CompactCodec;
+
+use crate::args::Args;
+use crate::codec::{ModelRef, Stock, StockCodec};
+
+pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(
+        raw,
+        &[
+            "model", "out", "split", "data", "scale", "batches", "batch", "patch", "seed", "name",
+        ],
+    )?;
+    let spec = args
+        .get("model")
+        .ok_or("--model MODEL is required (a model file or built-in name)")?;
+    let out = PathBuf::from(args.get("out").ok_or("--out FILE.cnnmodel is required")?);
+    let scale: f64 = args.parsed("scale", 1.0)?;
+    if !(0.1..=1.0).contains(&scale) {
+        return Err(format!("--scale {scale}: use a factor between 0.1 and 1"));
+    }
+    let (patch, batch, batches): (usize, usize, usize) = (
+        args.parsed("patch", 40)?,
+        args.parsed("batch", 16)?,
+        args.parsed("batches", 200)?,
+    );
+    if patch < 4 || batch == 0 || batches == 0 {
+        return Err("--patch must be at least 4, --batch and --batches at least 1".into());
+    }
+    let seed: u64 = args.parsed("seed", 1)?;
+    if args
+        .get("split")
+        .is_some_and(|s| s.split(',').any(|n| n.trim().starts_with("dev-eval")))
+    {
+        return Err(
+            "dev-eval is for measurements only; measure statistics on 'train' (or 'train-video')"
+                .into(),
+        );
+    }
+    let model = ModelRef::parse(spec)?.load()?;
+    if !model.meta.reccnn.batch_norm {
+        return Err(format!(
+            "--model {spec}: its RecCNN has no BatchNorm, so there are no statistics to measure"
+        ));
+    }
+    let (dataset, files) = crate::eval::image_list_for(&args, "train,train-video")?;
+    let images = files
+        .iter()
+        .map(|f| read_png_luma(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let images = cnncodec::train::scaled_images(&images, &[scale]);
+    gstcnncodec::runner::init();
+    let codec = StockCodec(Stock::for_model(&model.meta.codec, model.meta.quality)?);
+    let started = Instant::now();
+    let refs: Vec<_> = images.iter().collect();
+    let pairs = cnncodec::train::reccnn_inputs(&model, &refs, &codec)?;
+    let inputs: Vec<_> = pairs.iter().map(|(up, _)| up).collect();
+    let mut new =
+        cnncodec::bnstats::with_batch_statistics(&model, &inputs, (patch, batch, batches), seed)?;
+    if let Some(name) = args.get("name") {
+        new.meta.name = name.to_owned();
+    }
+    new.meta.provenance = format!(
+        "{}; then BatchNorm statistics measured over {dataset} ({} images at scale {scale}, {batches} batches of {batch} patches of {patch} px, seed {seed}) through its ComCNN and {}: command `cnncodec recalibrate {}`, commit {}",
+        model.meta.provenance,
+        images.len(),
+        codec.describe(),
+        raw.join(" "),
+        option_env!("COMMIT_ID").unwrap_or("unknown")
+    );
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    new.save(&out).map_err(|e| e.to_string())?;
+    println!(
+        "recalibrated '{}' on {} images in {:.0} s; written to {}",
+        model.meta.name,
+        images.len(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
