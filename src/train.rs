@@ -89,8 +89,7 @@ pub struct TrainOptions {
     #[serde(default)]
     pub fast_conv_backward: bool,
     /// The training images at these scales (each image once per factor, bicubic with
-    /// antialiasing; 1 = as stored). Shrunk images put more texture in each patch, as the
-    /// paper's data does (BSD400 is 180 x 180 versions of 481 x 321 photographs).
+    /// antialiasing; 1 = as stored). Shrunk images put more texture in each patch.
     #[serde(default = "original_scale")]
     pub scales: Vec<f64>,
 }
