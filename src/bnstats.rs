@@ -88,6 +88,10 @@ pub fn batch_statistics(
     let mut out = rec.clone();
     let layers = net.hidden.len();
     let (mut mean_sum, mut var_sum) = (vec![vec![0f64; f]; layers], vec![vec![0f64; f]; layers]);
+    // [f] -> [1, f, 1, 1], to broadcast over a batch of feature maps.
+    let per_channel = |v: Vec<f32>| {
+        Tensor::<CpuBackend, 1>::from_data(TensorData::new(v, [f]), &device).reshape([1, f, 1, 1])
+    };
     for b in batches {
         // [n, 1, h, w] -> [n, f, h, w]
         let x = Tensor::<CpuBackend, 4>::from_data(
@@ -127,11 +131,7 @@ pub fn batch_statistics(
             let shift: Vec<f32> = (0..f)
                 .map(|c| (beta[c] as f64 - mean[c] * scale[c] as f64) as f32)
                 .collect();
-            let scale = Tensor::<CpuBackend, 1>::from_data(TensorData::new(scale, [f]), &device)
-                .reshape([1, f, 1, 1]);
-            let shift = Tensor::<CpuBackend, 1>::from_data(TensorData::new(shift, [f]), &device)
-                .reshape([1, f, 1, 1]);
-            a = relu(y * scale + shift);
+            a = relu(y * per_channel(scale) + per_channel(shift));
             for c in 0..f {
                 mean_sum[i][c] += mean[c];
                 var_sum[i][c] += var[c];

@@ -115,6 +115,12 @@ fn image_list(args: &Args) -> Result<(String, Vec<PathBuf>), String> {
     image_list_for(args, "dev-eval")
 }
 
+/// Whether `--split` names `dev-eval`, which is for measurements only (never trained on).
+pub fn split_names_dev_eval(args: &Args) -> bool {
+    args.get("split")
+        .is_some_and(|s| s.split(',').any(|n| n.trim().starts_with("dev-eval")))
+}
+
 /// [`image_list`] with another default split.
 pub fn image_list_for(args: &Args, default_split: &str) -> Result<(String, Vec<PathBuf>), String> {
     if !args.positional.is_empty() {

@@ -43,10 +43,7 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         return Err("--patch must be at least 4, --batch and --batches at least 1".into());
     }
     let seed: u64 = args.parsed("seed", 1)?;
-    if args
-        .get("split")
-        .is_some_and(|s| s.split(',').any(|n| n.trim().starts_with("dev-eval")))
-    {
+    if crate::eval::split_names_dev_eval(&args) {
         return Err(
             "dev-eval is for measurements only; measure statistics on 'train' (or 'train-video')"
                 .into(),

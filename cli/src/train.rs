@@ -72,10 +72,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         .iter()
         .map(|f| read_png_luma(f))
         .collect::<Result<Vec<_>, _>>()?;
-    if args
-        .get("split")
-        .is_some_and(|s| s.split(',').any(|n| n.trim().starts_with("dev-eval")))
-    {
+    if crate::eval::split_names_dev_eval(&args) {
         return Err(
             "dev-eval is for measurements only; train on 'train' (or 'train-video')".into(),
         );
