@@ -16,7 +16,7 @@ use burn::tensor::activation::relu;
 
 use crate::engine::CpuBackend;
 use crate::image::Plane;
-use crate::model::RecCnnConfig;
+use crate::model::{RecCnn, RecCnnConfig};
 use crate::train::{Rng, TRAIN_BN_EPSILON};
 use crate::weights::{build_reccnn, content_hash, TensorMap};
 use crate::ModelWeights;
@@ -27,6 +27,15 @@ pub struct PatchBatch {
     pub h: usize,
     pub w: usize,
     pub data: Vec<f32>,
+}
+
+impl PatchBatch {
+    fn tensor(&self, device: &burn::tensor::Device<CpuBackend>) -> Tensor<CpuBackend, 4> {
+        Tensor::from_data(
+            TensorData::new(self.data.clone(), [self.n, 1, self.h, self.w]),
+            device,
+        )
+    }
 }
 
 /// `count` batches of `batch` random `patch` x `patch` windows, drawn as training draws them
@@ -66,6 +75,64 @@ pub fn sample_batches(
         .collect()
 }
 
+/// RecCNN's residual for a batch in training form: every BatchNorm normalises with the
+/// batch's own statistics (variance plus `epsilon`), which `per_layer` receives (hidden layer
+/// index, per-channel mean, per-channel variance).
+fn training_form_residual(
+    net: &RecCnn<CpuBackend>,
+    rec: &TensorMap,
+    features: usize,
+    batch: &PatchBatch,
+    epsilon: f64,
+    mut per_layer: impl FnMut(usize, &[f64], &[f64]),
+) -> Tensor<CpuBackend, 4> {
+    let device = Default::default();
+    let f = features;
+    // [f] -> [1, f, 1, 1], to broadcast over a batch of feature maps.
+    let per_channel = |v: Vec<f32>| {
+        Tensor::<CpuBackend, 1>::from_data(TensorData::new(v, [f]), &device).reshape([1, f, 1, 1])
+    };
+    // [n, 1, h, w] -> [n, f, h, w]
+    let mut a = relu(net.first.forward(batch.tensor(&device)));
+    for (i, layer) in net.hidden.iter().enumerate() {
+        let y = layer.conv.forward(a);
+        let v = y
+            .clone()
+            .into_data()
+            .into_vec::<f32>()
+            .expect("f32 activations");
+        let hw = batch.h * batch.w;
+        let (mut s, mut q) = (vec![0f64; f], vec![0f64; f]);
+        for (k, plane) in v.chunks_exact(hw).enumerate() {
+            let c = k % f;
+            for &a in plane {
+                s[c] += a as f64;
+                q[c] += (a as f64) * (a as f64);
+            }
+        }
+        let count = (batch.n * hw) as f64;
+        let mean: Vec<f64> = s.iter().map(|s| s / count).collect();
+        let var: Vec<f64> = q
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| (q / count - m * m).max(0.0))
+            .collect();
+        let n = i + 2;
+        let gamma = &rec[&format!("bn{n}.gamma")].data;
+        let beta = &rec[&format!("bn{n}.beta")].data;
+        let scale: Vec<f32> = (0..f)
+            .map(|c| (gamma[c] as f64 / (var[c] + epsilon).sqrt()) as f32)
+            .collect();
+        let shift: Vec<f32> = (0..f)
+            .map(|c| (beta[c] as f64 - mean[c] * scale[c] as f64) as f32)
+            .collect();
+        a = relu(y * per_channel(scale) + per_channel(shift));
+        per_layer(i, &mean, &var);
+    }
+    // -> [n, 1, h, w]
+    net.last.forward(a)
+}
+
 /// `rec` with every BatchNorm's running mean and variance replaced by the average over
 /// `batches` of the batch statistics training normalises with: each batch goes through the
 /// network in training form (every layer normalised by that batch's own statistics), with the
@@ -82,63 +149,20 @@ pub fn batch_statistics(
     if batches.is_empty() {
         return Err("no batches to measure BatchNorm statistics on".into());
     }
-    let device = Default::default();
-    let net = build_reccnn::<CpuBackend>(rec, cfg, &device);
+    let net = build_reccnn::<CpuBackend>(rec, cfg, &Default::default());
     let f = cfg.features;
-    let mut out = rec.clone();
     let layers = net.hidden.len();
     let (mut mean_sum, mut var_sum) = (vec![vec![0f64; f]; layers], vec![vec![0f64; f]; layers]);
-    // [f] -> [1, f, 1, 1], to broadcast over a batch of feature maps.
-    let per_channel = |v: Vec<f32>| {
-        Tensor::<CpuBackend, 1>::from_data(TensorData::new(v, [f]), &device).reshape([1, f, 1, 1])
-    };
     for b in batches {
-        // [n, 1, h, w] -> [n, f, h, w]
-        let x = Tensor::<CpuBackend, 4>::from_data(
-            TensorData::new(b.data.clone(), [b.n, 1, b.h, b.w]),
-            &device,
-        );
-        let mut a = relu(net.first.forward(x));
-        for (i, layer) in net.hidden.iter().enumerate() {
-            let y = layer.conv.forward(a);
-            let v = y
-                .clone()
-                .into_data()
-                .into_vec::<f32>()
-                .expect("f32 activations");
-            let hw = b.h * b.w;
-            let (mut s, mut q) = (vec![0f64; f], vec![0f64; f]);
-            for (k, plane) in v.chunks_exact(hw).enumerate() {
-                let c = k % f;
-                for &a in plane {
-                    s[c] += a as f64;
-                    q[c] += (a as f64) * (a as f64);
-                }
-            }
-            let count = (b.n * hw) as f64;
-            let mean: Vec<f64> = s.iter().map(|s| s / count).collect();
-            let var: Vec<f64> = q
-                .iter()
-                .zip(&mean)
-                .map(|(q, m)| (q / count - m * m).max(0.0))
-                .collect();
-            let n = i + 2;
-            let gamma = &rec[&format!("bn{n}.gamma")].data;
-            let beta = &rec[&format!("bn{n}.beta")].data;
-            let scale: Vec<f32> = (0..f)
-                .map(|c| (gamma[c] as f64 / (var[c] + epsilon).sqrt()) as f32)
-                .collect();
-            let shift: Vec<f32> = (0..f)
-                .map(|c| (beta[c] as f64 - mean[c] * scale[c] as f64) as f32)
-                .collect();
-            a = relu(y * per_channel(scale) + per_channel(shift));
+        training_form_residual(&net, rec, f, b, epsilon, |i, mean: &[f64], var: &[f64]| {
             for c in 0..f {
                 mean_sum[i][c] += mean[c];
                 var_sum[i][c] += var[c];
             }
-        }
+        });
     }
     let count = batches.len() as f64;
+    let mut out = rec.clone();
     for i in 0..layers {
         let n = i + 2;
         let (km, kv) = (format!("bn{n}.running_mean"), format!("bn{n}.running_var"));
@@ -153,6 +177,67 @@ pub fn batch_statistics(
         out.insert(kv, v);
     }
     Ok(out)
+}
+
+/// Mean loss of a RecCNN over the same batches in both of its forms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FormLosses {
+    /// With the stored statistics, as the elements run it (on patches, not whole images).
+    pub inference: f64,
+    /// Each batch normalised by its own statistics, as training sees it.
+    pub training: f64,
+}
+
+/// The training loss (MSE of the predicted residual against `inputs - originals`) of
+/// `weights`' RecCNN over `inputs` and the matching windows of the original images, in
+/// inference and in training form: whether what training lowers carries over to inference.
+pub fn form_losses(
+    weights: &ModelWeights,
+    inputs: &[PatchBatch],
+    originals: &[PatchBatch],
+) -> Result<FormLosses, String> {
+    let cfg = &weights.meta.reccnn;
+    if !cfg.batch_norm {
+        return Err("this RecCNN has no BatchNorm: both forms are the same".into());
+    }
+    if inputs.is_empty() || inputs.len() != originals.len() {
+        return Err("form_losses needs as many batches of originals as of inputs".into());
+    }
+    let device = Default::default();
+    let net = build_reccnn::<CpuBackend>(&weights.reccnn, cfg, &device);
+    let mse = |residual: Tensor<CpuBackend, 4>, target: &Tensor<CpuBackend, 4>| {
+        let d = residual - target.clone();
+        (d.clone() * d).mean().into_scalar().elem::<f64>()
+    };
+    let mut sums = FormLosses {
+        inference: 0.0,
+        training: 0.0,
+    };
+    for (x, o) in inputs.iter().zip(originals) {
+        if (x.n, x.h, x.w) != (o.n, o.h, o.w) {
+            return Err("an input batch and its originals differ in shape".into());
+        }
+        let target = PatchBatch {
+            data: x.data.iter().zip(&o.data).map(|(u, o)| u - o).collect(),
+            ..*x
+        }
+        .tensor(&device);
+        sums.inference += mse(net.forward(x.tensor(&device)), &target);
+        let residual = training_form_residual(
+            &net,
+            &weights.reccnn,
+            cfg.features,
+            x,
+            TRAIN_BN_EPSILON,
+            |_, _: &[f64], _: &[f64]| {},
+        );
+        sums.training += mse(residual, &target);
+    }
+    let n = inputs.len() as f64;
+    Ok(FormLosses {
+        inference: sums.inference / n,
+        training: sums.training / n,
+    })
 }
 
 /// `weights` with its RecCNN's BatchNorm statistics measured on `count` batches of `batch`
@@ -266,6 +351,34 @@ mod tests {
                 assert_eq!(t.data, got[k].data, "{k}");
             }
         }
+    }
+
+    #[test]
+    fn the_two_forms_agree_only_with_the_batch_own_statistics() {
+        let cfg = RecCnnConfig::new().with_features(4).with_depth(5);
+        let mut w = ModelWeights::random("t", ComCnnConfig::new().with_features(2), cfg.clone(), 5);
+        let input = plane(24, 20, 1);
+        let original = Plane::new(24, 20, input.data.iter().map(|v| 0.8 * v).collect());
+        let x = sample_batches(&[&input], 8, 4, 1, 3);
+        let o = sample_batches(&[&original], 8, 4, 1, 3);
+        // Same seed, same sizes: the same windows of both planes.
+        assert!(x[0].data.iter().zip(&o[0].data).all(|(a, b)| *b == 0.8 * a));
+        let before = form_losses(&w, &x, &o).unwrap();
+        w.reccnn = batch_statistics(&w.reccnn, &cfg, &x, TRAIN_BN_EPSILON).unwrap();
+        let after = form_losses(&w, &x, &o).unwrap();
+        // The training form does not read the stored statistics.
+        assert!((before.training - after.training).abs() <= 1e-6 * after.training);
+        assert!(after.training > 0.0);
+        // Stored statistics of this very batch: inference computes what training does.
+        assert!(
+            (after.inference - after.training).abs() <= 1e-3 * after.training,
+            "{after:?}"
+        );
+        // The initial statistics (mean 0, variance 1) are not this batch's.
+        assert!(
+            (before.inference - before.training).abs() > 1e-2 * before.training,
+            "{before:?}"
+        );
     }
 
     #[test]

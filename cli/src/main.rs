@@ -7,7 +7,9 @@
 //! - `cnncodec eval ...`: rate-distortion of a data split for plain JPEG and the framework,
 //!   with BD-rate, JSON results and an RD plot (see `eval.rs`).
 //! - `cnncodec recalibrate --model M --out FILE`: the model with its RecCNN's BatchNorm
-//!   statistics measured over whole training inputs (see `recalibrate.rs`).
+//!   statistics measured afresh on training patches (see `recalibrate.rs`).
+//! - `cnncodec form-loss --model A [--model B]`: RecCNN loss on the same training patches
+//!   in inference and training form (see `form_loss.rs`).
 //! - `cnncodec models [--json]`: the built-in models, their compact quality and measured RD.
 //! - `cnncodec bench-encoders ...`: encode speed per frame of `j2kenc`, `jpegenc` and
 //!   `openjpegenc` in real pipelines (see `bench_encoders.rs`).
@@ -26,6 +28,7 @@ mod bench_encoders;
 mod codec;
 mod demo;
 mod eval;
+mod form_loss;
 mod models;
 mod plot;
 mod recalibrate;
@@ -43,7 +46,10 @@ pub const USAGE: &str = "usage:
                  [--init matconvnet|downsampler|MODEL] [--rec-lr A:B] [--com-lr A:B]
                  [--stop-gain DB]
                  [--batch N] [--patch N] [--features N] [--depth N] [--seed N] [IMAGE.png ...]
-  cnncodec recalibrate --model PATH|NAME --out FILE [--split train,train-video] [--crop 256] [--seed N]
+  cnncodec recalibrate --model PATH|NAME --out FILE [--split train,train-video] [--scale F] [--batches N]
+                      [--batch N] [--patch N] [--seed N] [--name NAME]
+  cnncodec form-loss --model PATH|NAME [--model ...] [--split train,train-video] [--scale F] [--patch N]
+                     [--batch N] [--batches N] [--seed N]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda] [--precision fp32|fp16]
                  [--model PATH|NAME | --features N --depth N]
   cnncodec bench-train [--steps N] [--model PATH|NAME | --features N --depth N] [--batch 16] [--patch 40]
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         Some("eval") => eval::run_eval(&args[1..]),
         Some("train") => train::run_train(&args[1..]),
         Some("recalibrate") => recalibrate::run_recalibrate(&args[1..]),
+        Some("form-loss") => form_loss::run_form_loss(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bench-train") => bench_train(&args[1..]),
         Some("models") => models::run_models(&args[1..]),

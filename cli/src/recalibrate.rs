@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use cnncodec::image::read_png_luma;
 use cnncodec::train::CompactCodec;
+use cnncodec::{ModelWeights, Plane};
 
 use crate::args::Args;
 use crate::codec::{ModelRef, Stock, StockCodec};
@@ -30,10 +31,7 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         .get("model")
         .ok_or("--model MODEL is required (a model file or built-in name)")?;
     let out = PathBuf::from(args.get("out").ok_or("--out FILE.cnnmodel is required")?);
-    let scale: f64 = args.parsed("scale", 1.0)?;
-    if !(0.1..=1.0).contains(&scale) {
-        return Err(format!("--scale {scale}: use a factor between 0.1 and 1"));
-    }
+    let scale = parse_scale(&args)?;
     let (patch, batch, batches): (usize, usize, usize) = (
         args.parsed("patch", 40)?,
         args.parsed("batch", 16)?,
@@ -43,40 +41,26 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         return Err("--patch must be at least 4, --batch and --batches at least 1".into());
     }
     let seed: u64 = args.parsed("seed", 1)?;
-    if crate::eval::split_names_dev_eval(&args) {
-        return Err(
-            "dev-eval is for measurements only; measure statistics on 'train' (or 'train-video')"
-                .into(),
-        );
-    }
     let model = ModelRef::parse(spec)?.load()?;
     if !model.meta.reccnn.batch_norm {
         return Err(format!(
             "--model {spec}: its RecCNN has no BatchNorm, so there are no statistics to measure"
         ));
     }
-    let (dataset, files) = crate::eval::image_list_for(&args, "train,train-video")?;
-    let images = files
-        .iter()
-        .map(|f| read_png_luma(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let images = cnncodec::train::scaled_images(&images, &[scale]);
-    gstcnncodec::runner::init();
-    let codec = StockCodec(Stock::for_model(&model.meta.codec, model.meta.quality)?);
     let started = Instant::now();
-    let refs: Vec<_> = images.iter().collect();
-    let pairs = cnncodec::train::reccnn_inputs(&model, &refs, &codec)?;
-    let inputs: Vec<_> = pairs.iter().map(|(up, _)| up).collect();
+    let training = TrainingPairs::load(&args, &model, scale)?;
+    let inputs: Vec<_> = training.pairs.iter().map(|(up, _)| up).collect();
     let mut new =
         cnncodec::bnstats::with_batch_statistics(&model, &inputs, (patch, batch, batches), seed)?;
     if let Some(name) = args.get("name") {
         new.meta.name = name.to_owned();
     }
     new.meta.provenance = format!(
-        "{}; then BatchNorm statistics measured over {dataset} ({} images at scale {scale}, {batches} batches of {batch} patches of {patch} px, seed {seed}) through its ComCNN and {}: command `cnncodec recalibrate {}`, commit {}",
+        "{}; then BatchNorm statistics measured over {} ({} images at scale {scale}, {batches} batches of {batch} patches of {patch} px, seed {seed}) through its ComCNN and {}: command `cnncodec recalibrate {}`, commit {}",
         model.meta.provenance,
-        images.len(),
-        codec.describe(),
+        training.dataset,
+        training.pairs.len(),
+        training.codec,
         raw.join(" "),
         option_env!("COMMIT_ID").unwrap_or("unknown")
     );
@@ -87,9 +71,51 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
     println!(
         "recalibrated '{}' on {} images in {:.0} s; written to {}",
         model.meta.name,
-        images.len(),
+        training.pairs.len(),
         started.elapsed().as_secs_f64(),
         out.display()
     );
     Ok(())
+}
+
+/// `--scale`: the factor training images are resized by (default 1).
+pub fn parse_scale(args: &Args) -> Result<f64, String> {
+    let scale: f64 = args.parsed("scale", 1.0)?;
+    if !(0.1..=1.0).contains(&scale) {
+        return Err(format!("--scale {scale}: use a factor between 0.1 and 1"));
+    }
+    Ok(scale)
+}
+
+/// RecCNN's training pairs (input, original) for a model, from the training images chosen by
+/// `--split`/`--data`/image arguments at `scale`, through the model's ComCNN and stock codec.
+pub struct TrainingPairs {
+    pub dataset: String,
+    pub codec: String,
+    pub pairs: Vec<(Plane, Plane)>,
+}
+
+impl TrainingPairs {
+    pub fn load(args: &Args, model: &ModelWeights, scale: f64) -> Result<Self, String> {
+        if crate::eval::split_names_dev_eval(args) {
+            return Err(
+                "dev-eval is for measurements only; use 'train' (or 'train-video') images".into(),
+            );
+        }
+        let (dataset, files) = crate::eval::image_list_for(args, "train,train-video")?;
+        let images = files
+            .iter()
+            .map(|f| read_png_luma(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let images = cnncodec::train::scaled_images(&images, &[scale]);
+        gstcnncodec::runner::init();
+        let codec = StockCodec(Stock::for_model(&model.meta.codec, model.meta.quality)?);
+        let refs: Vec<_> = images.iter().collect();
+        let pairs = cnncodec::train::reccnn_inputs(model, &refs, &codec)?;
+        Ok(Self {
+            dataset,
+            codec: codec.describe(),
+            pairs,
+        })
+    }
 }
