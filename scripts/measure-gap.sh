@@ -5,7 +5,8 @@
 # training-form losses on 96x96 patches, the released RecCNN trained 300 steps on our data
 # (1e-5) and re-measured with its own statistics put back, and its statistics measured afresh
 # at two scales (about 40 minutes more).
-#   scripts/measure-gap.sh [--long]     (writes runs/gap/)
+#   [OURS=MODEL] scripts/measure-gap.sh [--long]     (writes runs/gap/; OURS: default the
+#   shipped models/jpeg-q50-paper.cnnmodel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=../shared/reference
@@ -14,7 +15,7 @@ bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
-ours=models/jpeg-q50-paper.cnnmodel
+ours=${OURS:-models/jpeg-q50-paper.cnnmodel}
 rel=$ref/official-qf50
 out=runs/gap
 mkdir -p $out
