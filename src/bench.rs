@@ -29,6 +29,41 @@ pub fn reccnn_flops(cfg: &RecCnnConfig, w: usize, h: usize) -> f64 {
         + conv_flops(cfg.features, cfg.channels, px)
 }
 
+/// Which timings a benchmark takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timed {
+    /// ComCNN on a full frame.
+    ComCnn,
+    /// RecCNN on a full frame.
+    RecCnn,
+    /// The whole decode step as `reccnndec` runs it: bicubic x2, RecCNN, 8-bit rounding.
+    Decode,
+}
+
+impl Timed {
+    pub const ALL: [Timed; 3] = [Timed::ComCnn, Timed::RecCnn, Timed::Decode];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ComCnn => "ComCNN",
+            Self::RecCnn => "RecCNN",
+            Self::Decode => "decode (bicubic + RecCNN)",
+        }
+    }
+
+    /// `comcnn`, `reccnn` or `decode`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "comcnn" => Ok(Self::ComCnn),
+            "reccnn" => Ok(Self::RecCnn),
+            "decode" => Ok(Self::Decode),
+            other => Err(format!(
+                "unknown network '{other}': use comcnn, reccnn or decode"
+            )),
+        }
+    }
+}
+
 /// One benchmark line.
 #[derive(Clone, Debug)]
 pub struct BenchResult {
@@ -41,23 +76,28 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
-    pub fn row(&self) -> String {
+    /// A table row; `peak` (GFLOP/s) adds the share of the machine's peak.
+    pub fn row(&self, peak: Option<f64>) -> String {
         format!(
-            "| {} | {}x{} | {:.1} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {}x{} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             self.network,
             self.width,
             self.height,
             self.ms_per_frame,
             1000.0 / self.ms_per_frame,
             self.gflop_per_frame,
-            self.gflops
+            self.gflops,
+            peak.map_or("-".to_owned(), |p| format!(
+                "{:.0} %",
+                100.0 * self.gflops / p
+            ))
         )
     }
 }
 
-pub const TABLE_HEADER: &str = "| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s |\n| --- | --- | --- | --- | --- | --- |";
+pub const TABLE_HEADER: &str = "| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s | of peak |\n| --- | --- | --- | --- | --- | --- | --- |";
 
-/// Times `frames` forwards of each network (after one warm-up) at `w` x `h`.
+/// Times `frames` runs of each of `timed` (after one warm-up) at `w` x `h`.
 pub fn bench_size(
     engine: &dyn Engine,
     com: &ComCnnConfig,
@@ -65,12 +105,20 @@ pub fn bench_size(
     w: usize,
     h: usize,
     frames: usize,
-) -> [BenchResult; 3] {
+    timed: &[Timed],
+) -> Vec<BenchResult> {
     let input = Plane::new(
         w,
         h,
         (0..w * h)
             .map(|i| ((i * 31) % 255) as f32 / 255.0)
+            .collect(),
+    );
+    let compact = crate::image::GrayImage::new(
+        w.div_ceil(2),
+        h.div_ceil(2),
+        (0..w.div_ceil(2) * h.div_ceil(2))
+            .map(|i| ((i * 31) % 255) as u8)
             .collect(),
     );
     let time = |f: &dyn Fn()| {
@@ -81,41 +129,129 @@ pub fn bench_size(
         }
         t.elapsed().as_secs_f64() * 1000.0 / frames as f64
     };
-    let com_ms = time(&|| {
-        std::hint::black_box(engine.compact(&input));
-    });
-    let rec_ms = time(&|| {
-        std::hint::black_box(engine.residual(&input));
-    });
-    // The whole decode step as reccnndec runs it: bicubic x2 of an 8-bit compact frame, then
-    // RecCNN, then rounding.
-    let compact = crate::image::GrayImage::new(
-        w.div_ceil(2),
-        h.div_ceil(2),
-        (0..w.div_ceil(2) * h.div_ceil(2))
-            .map(|i| ((i * 31) % 255) as u8)
-            .collect(),
-    );
-    let decode_ms = time(&|| {
-        std::hint::black_box(crate::pipeline::restore_luma(engine, &compact, w, h));
-    });
-    let mk = |network, ms: f64, flops: f64| BenchResult {
-        network,
-        width: w,
-        height: h,
-        ms_per_frame: ms,
-        gflop_per_frame: flops / 1e9,
-        gflops: flops / 1e9 / (ms / 1000.0),
-    };
-    [
-        mk("ComCNN", com_ms, comcnn_flops(com, w, h)),
-        mk("RecCNN", rec_ms, reccnn_flops(rec, w, h)),
-        mk(
-            "decode (bicubic + RecCNN)",
-            decode_ms,
-            reccnn_flops(rec, w, h),
-        ),
-    ]
+    timed
+        .iter()
+        .map(|&what| {
+            let (ms, flops) = match what {
+                Timed::ComCnn => (
+                    time(&|| {
+                        std::hint::black_box(engine.compact(&input));
+                    }),
+                    comcnn_flops(com, w, h),
+                ),
+                Timed::RecCnn => (
+                    time(&|| {
+                        std::hint::black_box(engine.residual(&input));
+                    }),
+                    reccnn_flops(rec, w, h),
+                ),
+                Timed::Decode => (
+                    time(&|| {
+                        std::hint::black_box(crate::pipeline::restore_luma(engine, &compact, w, h));
+                    }),
+                    reccnn_flops(rec, w, h),
+                ),
+            };
+            BenchResult {
+                network: what.name(),
+                width: w,
+                height: h,
+                ms_per_frame: ms,
+                gflop_per_frame: flops / 1e9,
+                gflops: flops / 1e9 / (ms / 1000.0),
+            }
+        })
+        .collect()
+}
+
+/// What the benchmark knows of the CPU: its name, cores, instruction set and clock, and so
+/// its peak: cores x FLOPs per cycle of two FMA units of the vector width x clock.
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub isa: crate::cpu::Isa,
+    /// The clock /proc/cpuinfo states (often the nominal one under a hypervisor).
+    pub stated_ghz: Option<f64>,
+    /// The clock a chain of dependent integer adds runs at on one core now.
+    pub measured_ghz: Option<f64>,
+}
+
+impl Machine {
+    pub fn find() -> Self {
+        let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        };
+        Self {
+            cpu: field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_owned()),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            isa: crate::cpu::Isa::detect(),
+            stated_ghz: field("cpu MHz")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|mhz| mhz / 1000.0),
+            measured_ghz: measure_clock_ghz(),
+        }
+    }
+
+    /// Peak single-precision GFLOP/s at the measured clock (else the stated one).
+    pub fn peak_gflops(&self) -> Option<f64> {
+        let ghz = self.measured_ghz.or(self.stated_ghz)?;
+        Some(self.cores as f64 * self.isa.flops_per_cycle() as f64 * ghz)
+    }
+
+    pub fn describe(&self) -> String {
+        let ghz = |g: Option<f64>| g.map_or("unknown".to_owned(), |g| format!("{g:.2} GHz"));
+        format!(
+            "{}, {} cores, {} ({} FLOP/cycle/core), clock {} measured ({} stated): peak {}",
+            self.cpu,
+            self.cores,
+            self.isa,
+            self.isa.flops_per_cycle(),
+            ghz(self.measured_ghz),
+            ghz(self.stated_ghz),
+            self.peak_gflops()
+                .map_or("unknown".to_owned(), |p| format!("{p:.0} GFLOP/s"))
+        )
+    }
+}
+
+/// The core clock in GHz from the time a chain of dependent integer additions takes (one
+/// cycle each on every x86-64 core), best of a few tries.
+#[cfg(target_arch = "x86_64")]
+fn measure_clock_ghz() -> Option<f64> {
+    const ITERATIONS: u64 = 2_000_000;
+    const ADDS_PER_ITERATION: u64 = 16;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut x: u64 = 0;
+        // SAFETY: register arithmetic only.
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                "sub {n}, 1",
+                "jnz 2b",
+                x = inout(reg) x,
+                n = inout(reg) ITERATIONS => _,
+                options(nomem, nostack),
+            );
+        }
+        std::hint::black_box(x);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Some((ITERATIONS * ADDS_PER_ITERATION) as f64 / best / 1e9)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn measure_clock_ghz() -> Option<f64> {
+    None
 }
 
 /// The benchmark table for the paper-size networks (random weights: speed does not depend on
@@ -127,30 +263,45 @@ pub fn report(
 ) -> Result<String, String> {
     let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
     let weights = crate::ModelWeights::random("paper-size networks", com, rec, 1);
-    report_for(&weights, frames, sizes, backend, crate::Precision::Fp32)
+    report_for(
+        &weights,
+        frames,
+        sizes,
+        backend,
+        crate::Precision::Fp32,
+        &Timed::ALL,
+    )
 }
 
-/// [`report`] for the architecture of `weights` (a built-in or trained model).
+/// [`report`] for the architecture of `weights` (a built-in or trained model), timing
+/// `timed` at each size.
 pub fn report_for(
     weights: &crate::ModelWeights,
     frames: usize,
     sizes: &[(usize, usize)],
     backend: crate::BackendKind,
     precision: crate::Precision,
+    timed: &[Timed],
 ) -> Result<String, String> {
     let (com, rec) = (weights.meta.comcnn.clone(), weights.meta.reccnn.clone());
     let engine = crate::load_engine_with(weights, backend, 0, precision)?;
+    let machine = (backend == crate::BackendKind::Cpu).then(Machine::find);
     let mut out = format!(
-        "{} backend ({precision}), {} cores, {} (RecCNN {} features x {} layers), {frames} frames each after a warm-up\n\n{TABLE_HEADER}\n",
+        "{} backend ({precision}), {} (ComCNN {} features; RecCNN {} features x {} layers), {frames} frames each after a warm-up\n",
         engine.describe(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
         weights.meta.name,
+        com.features,
         rec.features,
         rec.depth
     );
+    if let Some(m) = &machine {
+        out += &format!("machine: {}\n", m.describe());
+    }
+    out += &format!("\n{TABLE_HEADER}\n");
+    let peak = machine.as_ref().and_then(Machine::peak_gflops);
     for &(w, h) in sizes {
-        for r in bench_size(engine.as_ref(), &com, &rec, w, h, frames) {
-            out += &r.row();
+        for r in bench_size(engine.as_ref(), &com, &rec, w, h, frames, timed) {
+            out += &r.row(peak);
             out.push('\n');
         }
     }
@@ -207,7 +358,7 @@ pub fn train_step_report(rec: &RecCnnConfig, batch: usize, patch: usize, steps: 
         let s = t.elapsed().as_secs_f64() / steps.max(1) as f64;
         std::hint::black_box(net.valid());
         let name = if fast {
-            "cnncodec (im2col)"
+            "cnncodec (fast)"
         } else {
             "burn generic"
         };

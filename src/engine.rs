@@ -11,7 +11,8 @@ use crate::image::Plane;
 use crate::model::{ComCnn, RecCnn};
 use crate::weights::ModelWeights;
 
-/// The CPU backend: burn-flex (the fastest burn CPU backend that builds offline here).
+/// burn's CPU backend: burn-flex (the fastest burn CPU backend that builds offline here), for
+/// training and as the reference the CPU inference path ([`crate::cpu`]) is tested against.
 pub type CpuBackend = burn_flex::Flex;
 
 /// Where the networks run.
@@ -221,10 +222,7 @@ fn load_engine_cold(
                     "device-index={device_index} is not valid for the cpu backend: use 0"
                 ));
             }
-            Ok(Arc::new(BurnEngine::<CpuBackend>::new(
-                weights,
-                Default::default(),
-            )))
+            Ok(Arc::new(crate::cpu::CpuEngine::new(weights)))
         }
         BackendKind::Cuda => cuda::load(weights, device_index, precision),
     }

@@ -1,24 +1,26 @@
-//! Training-only layers for the CPU backend with backward passes that run through fast
-//! kernels:
-//! - a 3x3 convolution (stride 1, zero padding 1) whose weight gradient is one batched matrix
-//!   multiply of the output gradient with the input's 3x3 neighbourhoods (im2col), and whose
-//!   input gradient is a forward convolution with the flipped, transposed kernel;
-//! - BatchNorm in training mode, its statistics and gradients as loops over contiguous
-//!   per-channel planes.
+//! Training-only layers for the CPU backend whose forward and backward passes run on the CPU
+//! inference path's kernels ([`crate::cpu::layers`]):
+//! - a 3x3 convolution (stride 1, zero padding 1) on channels-last tensors `[n, h, w, c]`:
+//!   forward and input gradient on the direct kernels (the input gradient is the convolution
+//!   with the flipped kernel, its channels exchanged), weight gradient on a kernel that
+//!   accumulates input x output-gradient outer products row by row;
+//! - BatchNorm in training mode on channels-last tensors, its statistics and gradients as
+//!   loops with the channels innermost.
+//!
+//! [`FastTrainLayers`] carries RecCNN's activations channels-last from its first layer to its
+//! last: a one-channel tensor (the network's input and output) is the same in both layouts,
+//! so the network's interface stays `[n, 1, h, w]`.
 //!
 //! Why: burn 0.21 computes a convolution's weight gradient as a convolution with the batch as
 //! channels and the whole output gradient as kernel, and its BatchNorm reshapes through
-//! transposed views that burn-flex walks element by element; together about 4x slower per
-//! training step here (`cnncodec bench-train` measures both). The convolution's forward is
-//! burn-flex's own; BatchNorm's forward computes its statistics in f64, so values and gradients
+//! transposed views that burn-flex walks element by element; `cnncodec bench-train` measures
+//! both routes. BatchNorm's forward computes its statistics in f64, so values and gradients
 //! agree with burn's to rounding, not bit for bit.
 
 use burn::backend::Autodiff;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::TensorPrimitive;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
@@ -26,14 +28,12 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::NodeId;
 
+use crate::cpu::layers::{conv3x3, conv3x3_input_grad, conv3x3_weight_grad, Batch};
+use crate::cpu::Isa;
 use crate::engine::CpuBackend as Inner;
 use crate::model::LayerOps;
 
 type Outer = Autodiff<Inner>;
-
-fn same_padding() -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
-}
 
 fn wrap<const D: usize>(
     p: <Inner as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
@@ -41,37 +41,34 @@ fn wrap<const D: usize>(
     Tensor::from_primitive(TensorPrimitive::Float(p))
 }
 
-/// The 3x3 neighbourhoods of `x` [n, c, h, w] as [n, 9c, h*w]: row `ci*9 + ky*3 + kx` holds
-/// x[ci] shifted by (ky-1, kx-1) with zeros outside, so that `weight.reshape([co, 9c])`
-/// multiplies it.
-pub fn im2col_3x3(x: &[f32], n: usize, c: usize, h: usize, w: usize) -> Vec<f32> {
-    let hw = h * w;
-    let mut cols = vec![0.0f32; n * 9 * c * hw];
-    for (plane_in, rows) in x.chunks_exact(hw).zip(cols.chunks_exact_mut(9 * hw)) {
-        for (k, row) in rows.chunks_exact_mut(hw).enumerate() {
-            let (dy, dx) = (k / 3, k % 3); // source offset + 1
-            let xs = dx.saturating_sub(1)..(w + dx).min(w + 1) - 1; // source columns
-            let x0 = (1usize).saturating_sub(dx); // first destination column
-            for y in 0..h {
-                let sy = y + dy;
-                if sy == 0 || sy > h {
-                    continue; // a row of zero padding
-                }
-                let src = &plane_in[(sy - 1) * w..sy * w];
-                let dst = &mut row[y * w + x0..y * w + x0 + xs.len()];
-                dst.copy_from_slice(&src[xs.clone()]);
-            }
-        }
-    }
-    cols
+/// The values of an f32 tensor in logical order.
+fn values<const D: usize>(t: Tensor<Inner, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("training runs in f32")
+}
+
+fn tensor<const D: usize>(
+    v: Vec<f32>,
+    shape: [usize; D],
+    device: &<Inner as burn::tensor::backend::BackendTypes>::Device,
+) -> Tensor<Inner, D> {
+    Tensor::from_data(TensorData::new(v, shape), device)
 }
 
 #[derive(Debug)]
 struct Conv3x3Backward;
 
+/// The input's and the weight's node, to fetch their values.
+#[derive(Clone, Debug)]
+struct ConvState {
+    x: NodeId,
+    weight: NodeId,
+}
+
 impl Backward<Inner, 3> for Conv3x3Backward {
-    /// The input's and the weight's node, to fetch their values.
-    type State = (NodeId, NodeId);
+    type State = ConvState;
 
     fn backward(
         self,
@@ -81,120 +78,125 @@ impl Backward<Inner, 3> for Conv3x3Backward {
     ) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad: Tensor<Inner, 4> = wrap(grads.consume::<Inner>(&ops.node));
-        let (x_state, weight_state) = ops.state;
-        let weight: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(weight_state));
-        let [co, c, _, _] = weight.dims();
-        let [n, _, h, w] = grad.dims();
-
-        if let Some(node) = node_bias {
-            // [n, co, h, w] -> [co], one pass over contiguous planes (burn's sum over dims
-            // 0, 2, 3 walks strided views)
-            let mut gb = vec![0f64; co];
-            for (i, plane) in values(grad.clone()).chunks_exact(h * w).enumerate() {
-                gb[i % co] += plane.iter().map(|&v| v as f64).sum::<f64>();
-            }
-            let gb: Vec<f32> = gb.into_iter().map(|v| v as f32).collect();
-            let gb = Tensor::<Inner, 1>::from_data(TensorData::new(gb, [co]), &grad.device());
-            grads.register::<Inner>(node.id, gb.into_primitive().tensor());
+        let device = grad.device();
+        let [n, h, w, co] = grad.dims();
+        let shape = Batch { n, h, w };
+        let weight: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(ops.state.weight));
+        let c = weight.dims()[1];
+        let dy = values(grad);
+        let isa = Isa::detect();
+        if let Some(node) = node_x {
+            let dx = conv3x3_input_grad(isa, &dy, shape, co, &values(weight), c);
+            grads.register::<Inner>(
+                node.id,
+                tensor(dx, [n, h, w, c], &device).into_primitive().tensor(),
+            );
         }
         if let Some(node) = node_weight {
-            let x: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(x_state));
-            let data = x.into_data();
-            let xs = data.as_slice::<f32>().expect("training runs in f32");
-            let cols = im2col_3x3(xs, n, c, h, w);
-            let device = grad.device();
-            // [n, 9c, hw]
-            let cols =
-                Tensor::<Inner, 3>::from_data(TensorData::new(cols, [n, 9 * c, h * w]), &device);
-            // [n, co, hw] x [n, hw, 9c] -> [n, co, 9c] -> [co, c, 3, 3]
-            let gw = grad
-                .clone()
-                .reshape([n, co, h * w])
-                .matmul(cols.swap_dims(1, 2))
-                .sum_dim(0)
-                .reshape([co, c, 3, 3]);
-            grads.register::<Inner>(node.id, gw.into_primitive().tensor());
-        }
-        if let Some(node) = node_x {
-            // The adjoint of a same-padded 3x3 convolution: the kernel flipped in space, with
-            // its input and output channels exchanged. [n, co, h, w] -> [n, c, h, w]
-            let adjoint = weight.swap_dims(0, 1).flip([2, 3]);
-            let gx = conv2d(grad, adjoint, None, same_padding());
-            grads.register::<Inner>(node.id, gx.into_primitive().tensor());
+            let x: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(ops.state.x));
+            let (gw, gb) = conv3x3_weight_grad(isa, &values(x), &dy, shape, c, co);
+            grads.register::<Inner>(
+                node.id,
+                tensor(gw, [co, c, 3, 3], &device).into_primitive().tensor(),
+            );
+            if let Some(node) = node_bias {
+                grads.register::<Inner>(
+                    node.id,
+                    tensor(gb, [co], &device).into_primitive().tensor(),
+                );
+            }
+        } else if let Some(node) = node_bias {
+            let mut gb = vec![0f64; co];
+            for px in dy.chunks_exact(co) {
+                gb.iter_mut().zip(px).for_each(|(b, &g)| *b += g as f64);
+            }
+            let gb = gb.into_iter().map(|v| v as f32).collect();
+            grads.register::<Inner>(node.id, tensor(gb, [co], &device).into_primitive().tensor());
         }
     }
 }
 
-/// `conv2d(x, weight, bias)` with 3x3 kernels, stride 1 and zero padding 1, for training.
-/// x: [n, c, h, w], weight: [co, c, 3, 3], bias: [co] -> [n, co, h, w].
-pub fn conv3x3_same(
+/// A 3x3 convolution with stride 1 and zero padding 1 on channels-last tensors, for training:
+/// x `[n, h, w, c]`, weight `[co, c, 3, 3]`, bias `[co]` -> `[n, h, w, co]`.
+pub fn conv3x3_channels_last(
     x: Tensor<Outer, 4>,
     weight: Tensor<Outer, 4>,
     bias: Tensor<Outer, 1>,
 ) -> Tensor<Outer, 4> {
-    let [_, _, kh, kw] = weight.dims();
-    assert_eq!((kh, kw), (3, 3), "conv3x3_same takes 3x3 kernels");
+    let [co, c, kh, kw] = weight.dims();
+    assert_eq!((kh, kw), (3, 3), "conv3x3_channels_last takes 3x3 kernels");
+    let [n, h, w, xc] = x.dims();
+    assert_eq!(xc, c, "input channels");
+    let device = x.device();
+    let y = conv3x3(
+        Isa::detect(),
+        &values(x.clone().inner()),
+        Batch { n, h, w },
+        c,
+        &values(weight.clone().inner()),
+        Some(&values(bias.clone().inner())),
+        co,
+    );
+    let y = tensor(y, [n, h, w, co], &device).into_primitive().tensor();
     let x = x.into_primitive().tensor();
     let weight = weight.into_primitive().tensor();
     let bias = bias.into_primitive().tensor();
-    let forward = |x, weight, bias| {
-        conv2d(
-            wrap::<4>(x),
-            wrap::<4>(weight),
-            Some(wrap::<1>(bias)),
-            same_padding(),
-        )
-        .into_primitive()
-        .tensor()
-    };
     let out = match Conv3x3Backward
         .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(mut prep) => {
-            let x_state = prep.checkpoint(&x);
-            let weight_state = prep.checkpoint(&weight);
-            prep.finish(
-                (x_state, weight_state),
-                forward(x.primitive, weight.primitive, bias.primitive),
-            )
+            let state = ConvState {
+                x: prep.checkpoint(&x),
+                weight: prep.checkpoint(&weight),
+            };
+            prep.finish(state, y)
         }
-        OpsKind::UnTracked(prep) => {
-            prep.finish(forward(x.primitive, weight.primitive, bias.primitive))
-        }
+        OpsKind::UnTracked(prep) => prep.finish(y),
     };
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-/// RecCNN's layers for training on the CPU backend: 3x3, stride-1, padding-1 convolutions
-/// with a bias (every RecCNN layer) through [`conv3x3_same`], BatchNorm through
-/// [`train_batch_norm`]; anything else through burn.
+/// RecCNN's layers for training on the CPU backend, carrying activations channels-last: its
+/// 3x3, stride-1, padding-1 convolutions through [`conv3x3_channels_last`], BatchNorm through
+/// [`train_batch_norm`]. The network's input and output (one channel) are `[n, 1, h, w]` as
+/// usual.
 pub struct FastTrainLayers;
 
 impl LayerOps<Outer> for FastTrainLayers {
     fn conv(&self, conv: &Conv2d<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
-        let same = conv.kernel_size == [3, 3]
-            && conv.stride == [1, 1]
-            && conv.dilation == [1, 1]
-            && conv.groups == 1
-            && matches!(conv.padding, PaddingConfig2d::Explicit(1, 1, 1, 1));
-        match (&conv.bias, same) {
-            (Some(bias), true) => conv3x3_same(x, conv.weight.val(), bias.val()),
-            _ => conv.forward(x),
+        assert!(
+            conv.kernel_size == [3, 3]
+                && conv.stride == [1, 1]
+                && conv.dilation == [1, 1]
+                && conv.groups == 1
+                && matches!(conv.padding, PaddingConfig2d::Explicit(1, 1, 1, 1)),
+            "FastTrainLayers runs RecCNN's 3x3 same-padded convolutions only"
+        );
+        let [co, c, _, _] = conv.weight.dims();
+        let [n, d1, d2, d3] = x.dims();
+        let x = if c == 1 && d1 == 1 {
+            x.reshape([n, d2, d3, 1])
+        } else {
+            x
+        };
+        let bias = match &conv.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([co], &x.device()),
+        };
+        let y = conv3x3_channels_last(x, conv.weight.val(), bias);
+        if co == 1 {
+            let [n, h, w, _] = y.dims();
+            y.reshape([n, 1, h, w])
+        } else {
+            y
         }
     }
 
     fn batch_norm(&self, bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
         train_batch_norm(bn, x)
     }
-}
-
-/// The values of a contiguous f32 tensor.
-fn values<const D: usize>(t: Tensor<Inner, D>) -> Vec<f32> {
-    t.into_data()
-        .into_vec::<f32>()
-        .expect("training runs in f32")
 }
 
 #[derive(Debug)]
@@ -221,50 +223,48 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad: Tensor<Inner, 4> = wrap(grads.consume::<Inner>(&ops.node));
         let device = grad.device();
-        let [n, c, h, w] = grad.dims();
-        let hw = h * w;
+        let [n, h, w, c] = grad.dims();
         let st = ops.state;
         let x: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(st.x));
         let (xs, dy) = (values(x), values(grad));
         // Per channel: sum of dy and of dy * x_hat.
         let (mut dbeta, mut dgamma) = (vec![0f64; c], vec![0f64; c]);
-        for (i, (xp, gp)) in xs.chunks_exact(hw).zip(dy.chunks_exact(hw)).enumerate() {
-            let ch = i % c;
-            let (m, s) = (st.mean[ch], st.inv_std[ch]);
-            let (mut sb, mut sg) = (0f64, 0f64);
-            for (&xv, &g) in xp.iter().zip(gp) {
-                sb += g as f64;
-                sg += (g * (xv - m) * s) as f64;
-            }
-            dbeta[ch] += sb;
-            dgamma[ch] += sg;
-        }
-        if let Some(node) = node_x {
-            let count = (n * hw) as f64;
-            let mut dx = vec![0f32; xs.len()];
-            for (i, ((xp, gp), dp)) in xs
-                .chunks_exact(hw)
-                .zip(dy.chunks_exact(hw))
-                .zip(dx.chunks_exact_mut(hw))
-                .enumerate()
-            {
-                let ch = i % c;
-                let (m, s) = (st.mean[ch], st.inv_std[ch]);
-                let scale = st.gamma[ch] * s;
-                let mb = (dbeta[ch] / count) as f32;
-                let mg = (dgamma[ch] / count) as f32;
-                for ((&xv, &g), d) in xp.iter().zip(gp).zip(dp.iter_mut()) {
-                    *d = scale * (g - mb - (xv - m) * s * mg);
+        for (xp, gp) in xs.chunks_exact(c * w).zip(dy.chunks_exact(c * w)) {
+            // One row in f32, then added in f64.
+            let (mut sb, mut sg) = (vec![0f32; c], vec![0f32; c]);
+            for (xv, gv) in xp.chunks_exact(c).zip(gp.chunks_exact(c)) {
+                for ch in 0..c {
+                    sb[ch] += gv[ch];
+                    sg[ch] += gv[ch] * (xv[ch] - st.mean[ch]) * st.inv_std[ch];
                 }
             }
-            let dx = Tensor::<Inner, 4>::from_data(TensorData::new(dx, [n, c, h, w]), &device);
-            grads.register::<Inner>(node.id, dx.into_primitive().tensor());
+            dbeta.iter_mut().zip(sb).for_each(|(a, b)| *a += b as f64);
+            dgamma.iter_mut().zip(sg).for_each(|(a, b)| *a += b as f64);
+        }
+        if let Some(node) = node_x {
+            let count = (n * h * w) as f64;
+            let scale: Vec<f32> = (0..c).map(|ch| st.gamma[ch] * st.inv_std[ch]).collect();
+            let mb: Vec<f32> = dbeta.iter().map(|v| (v / count) as f32).collect();
+            let mg: Vec<f32> = dgamma.iter().map(|v| (v / count) as f32).collect();
+            let mut dx = vec![0f32; xs.len()];
+            for ((xv, gv), dv) in xs
+                .chunks_exact(c)
+                .zip(dy.chunks_exact(c))
+                .zip(dx.chunks_exact_mut(c))
+            {
+                for ch in 0..c {
+                    let x_hat = (xv[ch] - st.mean[ch]) * st.inv_std[ch];
+                    dv[ch] = scale[ch] * (gv[ch] - mb[ch] - x_hat * mg[ch]);
+                }
+            }
+            grads.register::<Inner>(
+                node.id,
+                tensor(dx, [n, h, w, c], &device).into_primitive().tensor(),
+            );
         }
         let per_channel = |v: Vec<f64>| {
             let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-            Tensor::<Inner, 1>::from_data(TensorData::new(v, [c]), &device)
-                .into_primitive()
-                .tensor()
+            tensor(v, [c], &device).into_primitive().tensor()
         };
         if let Some(node) = node_gamma {
             grads.register::<Inner>(node.id, per_channel(dgamma));
@@ -276,26 +276,32 @@ impl Backward<Inner, 3> for BatchNormBackward {
 }
 
 /// `bn.forward(x)` in training mode (batch statistics; running statistics updated as burn's
-/// BatchNorm does), computed on contiguous buffers: burn's version reshapes through
-/// transposed views that burn-flex walks element by element.
-/// x: [n, c, h, w] -> [n, c, h, w].
+/// BatchNorm does) on a channels-last tensor. x: `[n, h, w, c]` -> `[n, h, w, c]`.
 pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
     let device = x.device();
-    let [n, c, h, w] = x.dims();
-    let hw = h * w;
-    let count = (n * hw) as f64;
+    let [n, h, w, c] = x.dims();
+    let count = (n * h * w) as f64;
     let xs = values(x.clone().inner());
-    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
-    for (i, p) in xs.chunks_exact(hw).enumerate() {
-        sum[i % c] += p.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
-    for (i, p) in xs.chunks_exact(hw).enumerate() {
-        let m = mean[i % c];
-        sq[i % c] += p.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>();
-    }
-    let var: Vec<f64> = sq.iter().map(|s| s / count).collect();
+    // Sums per row in f32, across rows in f64.
+    let per_row_sums = |f: &dyn Fn(usize, f32) -> f32| {
+        let mut total = vec![0f64; c];
+        for row in xs.chunks_exact(c * w) {
+            let mut s = vec![0f32; c];
+            for px in row.chunks_exact(c) {
+                for ch in 0..c {
+                    s[ch] += f(ch, px[ch]);
+                }
+            }
+            total.iter_mut().zip(s).for_each(|(t, v)| *t += v as f64);
+        }
+        total
+    };
+    let mean: Vec<f64> = per_row_sums(&|_, v| v).iter().map(|s| s / count).collect();
     let mean32: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
+    let var: Vec<f64> = per_row_sums(&|ch, v| (v - mean32[ch]) * (v - mean32[ch]))
+        .iter()
+        .map(|s| s / count)
+        .collect();
     let var32: Vec<f32> = var.iter().map(|&v| v as f32).collect();
     let inv_std: Vec<f32> = var
         .iter()
@@ -324,17 +330,17 @@ pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Ou
     let beta = bn.beta.val();
     let gamma_values = values(gamma.clone().inner());
     let beta_values = values(beta.clone().inner());
+    let scale: Vec<f32> = (0..c).map(|ch| gamma_values[ch] * inv_std[ch]).collect();
+    let shift: Vec<f32> = (0..c)
+        .map(|ch| beta_values[ch] - mean32[ch] * scale[ch])
+        .collect();
     let mut y = vec![0f32; xs.len()];
-    for (i, (xp, yp)) in xs.chunks_exact(hw).zip(y.chunks_exact_mut(hw)).enumerate() {
-        let ch = i % c;
-        let (m, s, g, b) = (mean32[ch], inv_std[ch], gamma_values[ch], beta_values[ch]);
-        for (&xv, yv) in xp.iter().zip(yp.iter_mut()) {
-            *yv = g * ((xv - m) * s) + b;
+    for (xp, yp) in xs.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
+        for ch in 0..c {
+            yp[ch] = xp[ch] * scale[ch] + shift[ch];
         }
     }
-    let y = Tensor::<Inner, 4>::from_data(TensorData::new(y, [n, c, h, w]), &device)
-        .into_primitive()
-        .tensor();
+    let y = tensor(y, [n, h, w, c], &device).into_primitive().tensor();
     let x = x.into_primitive().tensor();
     let gamma = gamma.into_primitive().tensor();
     let beta = beta.into_primitive().tensor();
@@ -362,9 +368,34 @@ mod tests {
     use super::*;
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
 
-    /// Output and gradients of a squared error through one convolution; `tracked` says which
-    /// of input, weight and bias require gradients (untracked ones give empty gradients).
+    fn seeded(shape: Vec<usize>, seed: u64) -> TensorData {
+        let mut s = seed;
+        let len = shape.iter().product::<usize>();
+        let v: Vec<f32> = (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        TensorData::new(v, shape)
+    }
+
+    fn to_channels_last(t: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
+        t.permute([0, 2, 3, 1])
+    }
+
+    fn to_channels_first(t: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
+        t.permute([0, 3, 1, 2])
+    }
+
+    /// Output and gradients of a squared error through one convolution (NCHW at the
+    /// interface); `tracked` says which of input, weight and bias require gradients
+    /// (untracked ones give empty gradients).
     fn grads_of(
         fast: bool,
         tracked: [bool; 3],
@@ -375,19 +406,6 @@ mod tests {
         w: usize,
     ) -> [Vec<f32>; 4] {
         let device = Default::default();
-        let seeded = |shape: Vec<usize>, seed: u64| {
-            let mut s = seed;
-            let len = shape.iter().product::<usize>();
-            let v: Vec<f32> = (0..len)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-                })
-                .collect();
-            TensorData::new(v, shape)
-        };
         let track = |t: Tensor<Outer, 4>, on: bool| if on { t.require_grad() } else { t };
         let x = track(
             Tensor::from_data(seeded(vec![n, c, h, w], 1), &device),
@@ -405,13 +423,17 @@ mod tests {
         };
         let target = Tensor::<Outer, 4>::from_data(seeded(vec![n, co, h, w], 3), &device);
         let y = if fast {
-            conv3x3_same(x.clone(), weight.clone(), bias.clone())
+            to_channels_first(conv3x3_channels_last(
+                to_channels_last(x.clone()),
+                weight.clone(),
+                bias.clone(),
+            ))
         } else {
             conv2d(
                 x.clone(),
                 weight.clone(),
                 Some(bias.clone()),
-                same_padding(),
+                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
             )
         };
         let d = y.clone() - target;
@@ -437,6 +459,8 @@ mod tests {
             (all, (1, 1, 3, 5, 4)),
             (all, (3, 4, 2, 6, 7)),
             (all, (2, 5, 1, 1, 3)),
+            (all, (2, 32, 32, 7, 9)),
+            (all, (2, 16, 1, 5, 6)),
             ([false, true, true], (2, 3, 4, 5, 5)),
             ([true, false, false], (2, 3, 4, 5, 5)),
         ] {
@@ -481,17 +505,16 @@ mod tests {
                 &device,
             )
             .require_grad();
+            let forward = |x: Tensor<Outer, 4>| {
+                if fast {
+                    to_channels_first(train_batch_norm(&bn, to_channels_last(x)))
+                } else {
+                    bn.forward(x)
+                }
+            };
             // A second call checks the running statistics' update is cumulative.
-            let first = if fast {
-                train_batch_norm(&bn, x.clone() * 0.5)
-            } else {
-                bn.forward(x.clone() * 0.5)
-            };
-            let y = if fast {
-                train_batch_norm(&bn, x.clone())
-            } else {
-                bn.forward(x.clone())
-            };
+            let first = forward(x.clone() * 0.5);
+            let y = forward(x.clone());
             let weights = Tensor::<Outer, 4>::from_data(
                 TensorData::new(
                     (0..n * c * h * w)
@@ -532,28 +555,66 @@ mod tests {
         }
     }
 
+    /// A whole RecCNN with BatchNorm: loss and every parameter's gradient through
+    /// [`FastTrainLayers`] equal burn's own layers'.
     #[test]
-    fn im2col_rows_are_channel_major_per_image() {
-        // 2 images x 2 channels of 1x2: row (image i, channel c, tap k) = i*18 + c*9 + k.
-        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
-        let cols = im2col_3x3(&x, 2, 2, 1, 2);
-        let centre = |i: usize, c: usize| &cols[(i * 18 + c * 9 + 4) * 2..(i * 18 + c * 9 + 5) * 2];
-        assert_eq!(centre(0, 0), &[1.0, 2.0]);
-        assert_eq!(centre(0, 1), &[3.0, 4.0]);
-        assert_eq!(centre(1, 0), &[5.0, 6.0]);
-        assert_eq!(centre(1, 1), &[7.0, 8.0]);
-    }
-
-    #[test]
-    fn im2col_places_each_neighbour() {
-        // 1 image, 1 channel, 2x3: values 1..6.
-        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let cols = im2col_3x3(&x, 1, 1, 2, 3);
-        // centre tap (k = 4) is the image itself
-        assert_eq!(&cols[4 * 6..5 * 6], &x);
-        // top-left tap (k = 0): x[y-1][x-1]
-        assert_eq!(&cols[0..6], &[0.0, 0.0, 0.0, 0.0, 1.0, 2.0]);
-        // bottom-right tap (k = 8): x[y+1][x+1]
-        assert_eq!(&cols[8 * 6..9 * 6], &[5.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+    fn reccnn_gradients_equal_burns_layers() {
+        use crate::model::RecCnnConfig;
+        use burn::module::AutodiffModule;
+        let device = Default::default();
+        // Weights from data: burn initialises lazily, and clones of an uninitialised network
+        // would each draw their own.
+        let weights = crate::ModelWeights::random(
+            "gradients",
+            crate::model::ComCnnConfig::new().with_features(4),
+            RecCnnConfig::new().with_features(16).with_depth(4),
+            7,
+        );
+        let mut net = weights.reccnn::<Outer>(&device);
+        crate::train::use_training_epsilon(&mut net);
+        let input = Tensor::<Outer, 4>::from_data(seeded(vec![3, 1, 9, 7], 5), &device);
+        let grads_of = |fast: bool| {
+            let net = net.clone();
+            let y = if fast {
+                net.forward_with(input.clone(), &FastTrainLayers)
+            } else {
+                net.forward(input.clone())
+            };
+            let loss = (y.clone() * y).mean();
+            let grads = loss.backward();
+            let mut all = vec![loss.into_data().to_vec::<f32>().unwrap()];
+            let weight = |c: &Conv2d<Outer>| {
+                c.weight
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap()
+            };
+            all.push(weight(&net.first));
+            for layer in &net.hidden {
+                all.push(weight(&layer.conv));
+                let bn = layer.bn.as_ref().unwrap();
+                all.push(
+                    bn.gamma
+                        .grad(&grads)
+                        .unwrap()
+                        .into_data()
+                        .to_vec::<f32>()
+                        .unwrap(),
+                );
+            }
+            all.push(weight(&net.last));
+            std::hint::black_box(net.valid());
+            all
+        };
+        let (fast, burn) = (grads_of(true), grads_of(false));
+        for (i, (a, b)) in fast.iter().zip(&burn).enumerate() {
+            assert_eq!(a.len(), b.len());
+            let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - q).abs() <= 1e-4 * scale, "tensor {i}: {p} vs {q}");
+            }
+        }
     }
 }

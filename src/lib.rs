@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bnstats;
+pub mod cpu;
 pub mod engine;
 pub mod fastconv;
 pub mod grow;

@@ -24,7 +24,7 @@ use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsP
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BurnEngine, CpuBackend};
+use crate::engine::CpuBackend;
 use crate::fastconv::FastTrainLayers;
 use crate::image::{GrayImage, Plane};
 use crate::model::{ComCnn, RecCnn};
@@ -83,8 +83,8 @@ pub struct TrainOptions {
     /// Alternate starting with a ComCNN stage (to refine a trained pair's ComCNN first).
     #[serde(default)]
     pub comcnn_first: bool,
-    /// Compute RecCNN's convolution gradients with [`crate::fastconv`] (im2col + matrix
-    /// multiply) instead of burn's generic backward. Same maths, different rounding, several
+    /// Run RecCNN's layers with [`crate::fastconv`] (the CPU inference path's kernels, forward
+    /// and backward) instead of burn's generic ones. Same maths, different rounding, several
     /// times faster on the CPU; runs recorded before it existed used the generic one.
     #[serde(default)]
     pub fast_conv_backward: bool,
@@ -212,7 +212,8 @@ pub fn reccnn_inputs(
     images: &[&GrayImage],
     codec: &dyn CompactCodec,
 ) -> Result<Vec<(Plane, Plane)>, String> {
-    let engine = BurnEngine::<CpuBackend>::new(weights, Default::default());
+    // The elements' engine, so that training sees the compact images a pipeline codes.
+    let engine = crate::cpu::CpuEngine::new(weights);
     codec.start_pass();
     let mut pairs = Vec::with_capacity(images.len());
     for img in images {
@@ -882,7 +883,7 @@ pub fn dev_psnr(
     images: &[GrayImage],
     codec: &dyn CompactCodec,
 ) -> Result<f64, String> {
-    let engine = BurnEngine::<CpuBackend>::new(weights, Default::default());
+    let engine = crate::cpu::CpuEngine::new(weights);
     codec.start_pass();
     let mut total = 0.0;
     for img in images {
@@ -1031,7 +1032,7 @@ mod tests {
             3,
         );
         initialise(&mut m, InitScheme::Downsampler, 9);
-        let engine = BurnEngine::<CpuBackend>::new(&m, Default::default());
+        let engine = crate::engine::BurnEngine::<CpuBackend>::new(&m, Default::default());
         let (w, h) = (7, 6);
         let img = Plane::new(
             w,

@@ -13,8 +13,9 @@
 //! - `cnncodec models [--json]`: the built-in models, their compact quality and measured RD.
 //! - `cnncodec bench-encoders ...`: encode speed per frame of `j2kenc`, `jpegenc` and
 //!   `openjpegenc` in real pipelines (see `bench_encoders.rs`).
-//! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda]`: ms per frame and
-//!   GFLOP/s of both networks (paper size).
+//! - `cnncodec bench [--frames N] [--sizes WxH,...] [--backend cpu|cuda] [--networks ...]`:
+//!   ms per frame and GFLOP/s of both networks (paper size) and of the decode step, beside the
+//!   machine's peak.
 //! - `cnncodec bench-train [--steps N] [--features N --depth N]`: seconds per RecCNN training
 //!   step with burn's generic and our convolution backward.
 
@@ -44,7 +45,7 @@ pub const USAGE: &str = "usage:
                 [--out DIR] [IMAGE.png ...]
   cnncodec train --out DIR [--codec jpeg|j2k] [--quality Q|RATIO] [--mix-qualities Q,Q...] [--split train] [--data DIR] [--stages N] [--steps N]
                  [--init matconvnet|downsampler|MODEL] [--rec-init fresh|grow] [--first-stage rec|com]
-                 [--rec-lr A:B] [--com-lr A:B] [--stop-gain DB] [--scales F,F...] [--conv-backward im2col|generic]
+                 [--rec-lr A:B] [--com-lr A:B] [--stop-gain DB] [--scales F,F...] [--conv-backward fast|generic]
                  [--checkpoint-every N] [--stop-after N] [--name NAME]
                  [--batch N] [--patch N] [--features N] [--com-features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec recalibrate --model PATH|NAME --out FILE [--split train,train-video] [--scale F] [--batches N]
@@ -52,7 +53,7 @@ pub const USAGE: &str = "usage:
   cnncodec form-loss --model PATH|NAME [--model ...] [--split train,train-video] [--scale F] [--patch N]
                      [--batch N] [--batches N] [--seed N]
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda] [--precision fp32|fp16]
-                 [--model PATH|NAME | --features N --depth N]
+                 [--model PATH|NAME | --features N --depth N] [--networks comcnn,reccnn,decode]
   cnncodec bench-train [--steps N] [--model PATH|NAME | --features N --depth N] [--batch 16] [--patch 40]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]";
@@ -120,6 +121,7 @@ fn bench(raw: &[String]) -> Result<(), String> {
             "features",
             "depth",
             "precision",
+            "networks",
         ],
     )?;
     let frames: usize = args.parsed("frames", 3)?;
@@ -148,9 +150,16 @@ fn bench(raw: &[String]) -> Result<(), String> {
             1,
         ),
     };
+    let timed = match args.get("networks") {
+        Some(list) => list
+            .split(',')
+            .map(cnncodec::bench::Timed::parse)
+            .collect::<Result<Vec<_>, _>>()?,
+        None => cnncodec::bench::Timed::ALL.to_vec(),
+    };
     print!(
         "{}",
-        cnncodec::bench::report_for(&weights, frames, &sizes, backend, precision)?
+        cnncodec::bench::report_for(&weights, frames, &sizes, backend, precision, &timed)?
     );
     Ok(())
 }

@@ -112,7 +112,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 return Err(format!(
                     "--conv-backward: the run in '{}' trains with the {} backward; resume without --conv-backward or start a new run",
                     out.display(),
-                    if t.state.options.fast_conv_backward { "im2col" } else { "generic" }
+                    if t.state.options.fast_conv_backward { "fast" } else { "generic" }
                 ));
             }
         }
@@ -436,14 +436,15 @@ fn lr_range(args: &Args, name: &str, default: (f64, f64)) -> Result<(f64, f64), 
     }
 }
 
-/// `--conv-backward`: `Some(true)` for im2col (ours), `Some(false)` for burn's generic one.
+/// `--conv-backward`: `Some(true)` for ours (`fast`; `im2col` is its earlier name),
+/// `Some(false)` for burn's generic one.
 fn fast_backward_option(args: &Args) -> Result<Option<bool>, String> {
     match args.get("conv-backward") {
         None => Ok(None),
-        Some("im2col") => Ok(Some(true)),
+        Some("fast" | "im2col") => Ok(Some(true)),
         Some("generic") => Ok(Some(false)),
         Some(other) => Err(format!(
-            "--conv-backward {other}: use im2col (fast) or generic (burn's own, as runs before it were made)"
+            "--conv-backward {other}: use fast (the CPU kernels) or generic (burn's own, as runs before it were made)"
         )),
     }
 }
