@@ -10,11 +10,8 @@
 # warm-up frame, then the mean over the frames; the table has each engine's minimum over the
 # rounds. Frames: N (default 5) for a run, fewer for heavy ones: at most about N x 135 GFLOP
 # (N frames of the 64 x 20 RecCNN at CIF) for the heaviest network of the run, at least 1
-# (so 64 x 20 gets 1 frame at 720p and 1080p). Per round that is about 11 TFLOP for
-# onnxruntime and 22 for cnncodec (`cnncodec bench` also times a decode, a second RecCNN):
-# the default run takes about 8 minutes on 2 cores where both reach 150 GFLOP/s on the
-# 64 x 20 RecCNN, about 17 where cnncodec reaches 50. onnxruntime, onnx and numpy come from
-# PyPI into $ONNX_VENV (default .venv-onnx).
+# (so 64 x 20 gets 1 frame at 720p and 1080p). Per round that is about 11 TFLOP for each
+# engine. onnxruntime, onnx and numpy come from PyPI into $ONNX_VENV (default .venv-onnx).
 # --no-build times target/release/cnncodec as it is, without `cargo build` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +41,6 @@ paper=../shared/reference/official-qf50
 specs="jpeg-q50 jpeg-q50-fast jpeg-q50-paper"
 if [ -d "$paper" ]; then
   specs="$specs $paper"
-  # `cnncodec bench` times both networks of a model: give it the paper's ComCNN with a
-  # 1-feature, 2-layer RecCNN, so that timing the ComCNN-64 costs no 64 x 20 RecCNN runs.
-  "$py" benches/onnx_reference.py --model "$paper" --stub-dir "$out/official-qf50-comcnn"
 else
   echo "no $paper: the paper's ComCNN-64 is left out" >&2
 fi
@@ -69,7 +63,7 @@ jobs = [("jpeg-q50", "jpeg-q50", ["comcnn", "reccnn"]),
         ("jpeg-q50-fast", "jpeg-q50-fast", ["reccnn"]),
         ("jpeg-q50-paper", "jpeg-q50-paper", ["reccnn"])]
 if os.path.isdir(paper):
-    jobs.append((paper, f"{out}/official-qf50-comcnn", ["comcnn"]))
+    jobs.append((paper, paper, ["comcnn"]))
 models = {spec: R.load_model(spec) for spec, _, _ in jobs}
 
 
@@ -90,9 +84,8 @@ def gflop(spec, kind, w, h):
 budget = R.flops("reccnn", {"channels": 1, "features": 64, "depth": 20}, 352, 288) / 1e9
 
 
-def frames_for(spec, cnn_spec, w, h):
-    heaviest = max(gflop(spec, k, w, h) for k in ("comcnn", "reccnn")) if cnn_spec == spec \
-        else gflop(spec, "comcnn", w, h)  # the stub's RecCNN is next to nothing
+def frames_for(spec, kinds, w, h):
+    heaviest = max(gflop(spec, k, w, h) for k in kinds)
     return max(1, min(frames_n, round(frames_n * budget / heaviest)))
 
 
@@ -133,12 +126,12 @@ results, headers = {}, {"onnxruntime": [], "cnncodec": []}
 for r in range(rounds):
     for si, (w, h) in enumerate(sizes):
         for ji, (spec, cnn_spec, kinds) in enumerate(jobs):
-            n, size = frames_for(spec, cnn_spec, w, h), f"{w}x{h}"
+            n, size = frames_for(spec, kinds, w, h), f"{w}x{h}"
             cmds = {
                 "onnxruntime": [sys.executable, "benches/onnx_reference.py", "--model", spec, "--sizes", size,
                                 "--frames", str(n), "--threads", "2", "--networks", ",".join(kinds)],
                 "cnncodec": ["target/release/cnncodec", "bench", "--model", cnn_spec, "--sizes", size,
-                             "--frames", str(n)],
+                             "--frames", str(n), "--networks", ",".join(kinds)],
             }
             order = ["onnxruntime", "cnncodec"] if (r + si + ji) % 2 == 0 else ["cnncodec", "onnxruntime"]
             got, t0 = {}, time.time()
@@ -151,7 +144,7 @@ for r in range(rounds):
                 g = gflop(spec, kind, w, h)
                 e = results.setdefault((label(spec, kind), size), {
                     "network": label(spec, kind), "kind": kind, "frame": size, "onnx_model": spec,
-                    "cnncodec_model": cnn_spec if cnn_spec == spec else f"{spec} ComCNN + stand-in RecCNN",
+                    "cnncodec_model": cnn_spec,
                     "frames": n, "gflop_per_frame": g,
                     "onnxruntime_ms": [], "cnncodec_ms": []})
                 for engine in order:
@@ -164,7 +157,7 @@ for r in range(rounds):
                     print(f"warning: cnncodec counts {cg} GFLOP/frame for {e['network']} {size}, we count "
                           f"{g:.2f}: not the same network?", file=sys.stderr)
                 line.append(f"{e['network']}: onnxruntime {e['onnxruntime_ms'][-1]:.2f} ms, "
-                            f"cnncodec {e['cnncodec_ms'][-1]:.1f} ms")
+                            f"cnncodec {e['cnncodec_ms'][-1]:.2f} ms")
             print(f"round {r + 1}/{rounds} {size} ({n} frames, {time.time() - t0:.0f} s): " + "; ".join(line),
                   file=sys.stderr, flush=True)
 
@@ -183,9 +176,6 @@ built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime("targ
 print(f"cnncodec bench (target/release/cnncodec of {built}) said:")
 for line in headers["cnncodec"]:
     print(f"  {line}")
-if os.path.isdir(paper):
-    print("(official-qf50-comcnn is the paper's ComCNN with a 1-feature, 2-layer stand-in RecCNN: "
-          "only its ComCNN row is used)")
 print()
 print("| network | frame | GFLOP/frame | onnxruntime ms | cnncodec ms | onnxruntime GFLOP/s | cnncodec GFLOP/s "
       "| cnncodec / onnxruntime |")
@@ -196,7 +186,7 @@ table = sorted(results.values(), key=lambda e: (kind_order[e["kind"]], e["gflop_
 for e in table:
     o, c, g = min(e["onnxruntime_ms"]), min(e["cnncodec_ms"]), e["gflop_per_frame"]
     e.update(onnxruntime_min_ms=o, cnncodec_min_ms=c, ratio=c / o)
-    print(f"| {e['network']} | {e['frame']} | {g:.2f} | {o:.2f} | {c:.1f} | {g / (o / 1000):.1f} | "
+    print(f"| {e['network']} | {e['frame']} | {g:.2f} | {o:.2f} | {c:.2f} | {g / (o / 1000):.1f} | "
           f"{g / (c / 1000):.1f} | {c / o:.2f} |")
 print(f"\ncnncodec / onnxruntime: time per frame, above 1 = cnncodec slower. "
       f"Whole run {time.time() - start:.0f} s.")

@@ -52,19 +52,6 @@ def read_safetensors(path):
     return tensors, meta
 
 
-def write_safetensors(path, tensors, meta):
-    """Writes float32 `tensors` (name -> array) with string metadata `meta`."""
-    header, blobs, offset = {"__metadata__": meta}, [], 0
-    for key in sorted(tensors):
-        data = np.ascontiguousarray(tensors[key], dtype="<f4").tobytes()
-        header[key] = {"dtype": "F32", "shape": list(tensors[key].shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
 def infer_reccnn(rec):
     depth = max(int(k[4:-7]) for k in rec if k.startswith("conv") and k.endswith(".weight"))
     cout, cin = rec["conv1.weight"].shape[:2]
@@ -261,24 +248,11 @@ def main():
     p.add_argument("--networks", default="comcnn,reccnn", help="which of comcnn,reccnn to time")
     p.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     p.add_argument("--check", action="store_true", help="compare with numpy instead of timing")
-    p.add_argument("--stub-dir", metavar="DIR",
-                   help="write a reference-layout directory with SPEC's ComCNN and a 1-feature, "
-                        "2-layer RecCNN (so `cnncodec bench` can time a ComCNN alone) and exit")
     a = p.parse_args()
     model = load_model(a.model)
     kinds = [k.strip().lower() for k in a.networks.split(",") if k.strip()]
     if any(k not in ("comcnn", "reccnn") for k in kinds):
         raise SystemExit(f"--networks takes comcnn and/or reccnn, not {a.networks}")
-
-    if a.stub_dir:
-        d = Path(a.stub_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        write_safetensors(d / "comcnn.safetensors", model["comcnn"]["tensors"], {"model": "comcnn"})
-        c = model["comcnn"]["cfg"]["channels"]
-        stub = {"conv1.weight": np.zeros((1, c, 3, 3), np.float32), "conv1.bias": np.zeros(1, np.float32),
-                "conv2.weight": np.zeros((c, 1, 3, 3), np.float32), "conv2.bias": np.zeros(c, np.float32)}
-        write_safetensors(d / "reccnn.safetensors", stub, {"model": "reccnn"})
-        return
 
     if a.check:
         sys.exit(0 if check(model, kinds, a.threads) else 1)
