@@ -24,7 +24,7 @@ fn main() {
                 println!();
                 print!(
                     "{}",
-                    cnncodec::bench::train_step_report(&rec, 16, 40, steps)
+                    cnncodec::bench::train_step_report(&rec, 16, 40, steps, true)
                 );
             }
         }

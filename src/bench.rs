@@ -312,7 +312,13 @@ pub fn report_for(
 /// `patch` x `patch` patches, with burn's generic convolution backward and with
 /// [`crate::fastconv`]'s, after one warm-up step each; as a table with GFLOP/s counted as
 /// three forwards.
-pub fn train_step_report(rec: &RecCnnConfig, batch: usize, patch: usize, steps: usize) -> String {
+pub fn train_step_report(
+    rec: &RecCnnConfig,
+    batch: usize,
+    patch: usize,
+    steps: usize,
+    generic_too: bool,
+) -> String {
     use crate::fastconv::FastTrainLayers;
     use crate::train::TrainBackend;
     use burn::module::AutodiffModule;
@@ -336,7 +342,8 @@ pub fn train_step_report(rec: &RecCnnConfig, batch: usize, patch: usize, steps: 
         rec.depth,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    for fast in [false, true] {
+    let routes: &[bool] = if generic_too { &[false, true] } else { &[true] };
+    for &fast in routes {
         let mut net = rec.init::<TrainBackend>(&device);
         crate::train::use_training_epsilon(&mut net); // as the trainer does
         let mut optim = AdamConfig::new().init();

@@ -55,6 +55,7 @@ pub const USAGE: &str = "usage:
   cnncodec bench [--frames N] [--sizes WxH[,WxH...]] [--backend cpu|cuda] [--precision fp32|fp16]
                  [--model PATH|NAME | --features N --depth N] [--networks comcnn,reccnn,decode]
   cnncodec bench-train [--steps N] [--model PATH|NAME | --features N --depth N] [--batch 16] [--patch 40]
+                       [--generic yes|no]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]";
 
@@ -90,7 +91,7 @@ pub fn repo_root() -> PathBuf {
 fn bench_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
         raw,
-        &["steps", "model", "features", "depth", "batch", "patch"],
+        &["steps", "model", "features", "depth", "batch", "patch", "generic"],
     )?;
     let rec = match args.get("model") {
         Some(m) => codec::ModelRef::parse(m)?.load()?.meta.reccnn,
@@ -104,7 +105,8 @@ fn bench_train(raw: &[String]) -> Result<(), String> {
             &rec,
             args.parsed("batch", 16)?,
             args.parsed("patch", 40)?,
-            args.parsed("steps", 3)?
+            args.parsed("steps", 3)?,
+            args.get("generic") != Some("no"),
         )
     );
     Ok(())
