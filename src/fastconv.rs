@@ -27,6 +27,8 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::NodeId;
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
 
 use crate::cpu::layers::{conv3x3, conv3x3_input_grad, conv3x3_weight_grad, Batch};
 use crate::cpu::Isa;
@@ -41,12 +43,27 @@ fn wrap<const D: usize>(
     Tensor::from_primitive(TensorPrimitive::Float(p))
 }
 
-/// The values of an f32 tensor in logical order.
+/// A tensor's storage, contiguous (copied only when it is a strided view).
+fn storage<const D: usize>(t: Tensor<Inner, D>) -> FlexTensor {
+    contiguous(t.into_primitive().tensor())
+}
+
+fn contiguous(p: FlexTensor) -> FlexTensor {
+    if p.as_slice::<f32>().is_some() {
+        p
+    } else {
+        p.to_contiguous()
+    }
+}
+
+/// The values of contiguous f32 storage, borrowed.
+fn f32s(p: &FlexTensor) -> &[f32] {
+    p.as_slice::<f32>().expect("training runs in f32")
+}
+
+/// The values of a small tensor (parameters).
 fn values<const D: usize>(t: Tensor<Inner, D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .expect("training runs in f32")
+    f32s(&storage(t)).to_vec()
 }
 
 fn tensor<const D: usize>(
@@ -83,18 +100,19 @@ impl Backward<Inner, 3> for Conv3x3Backward {
         let shape = Batch { n, h, w };
         let weight: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(ops.state.weight));
         let c = weight.dims()[1];
-        let dy = values(grad);
+        let grad = storage(grad);
+        let dy = f32s(&grad);
         let isa = Isa::detect();
         if let Some(node) = node_x {
-            let dx = conv3x3_input_grad(isa, &dy, shape, co, &values(weight), c);
+            let dx = conv3x3_input_grad(isa, dy, shape, co, &values(weight), c);
             grads.register::<Inner>(
                 node.id,
                 tensor(dx, [n, h, w, c], &device).into_primitive().tensor(),
             );
         }
         if let Some(node) = node_weight {
-            let x: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(ops.state.x));
-            let (gw, gb) = conv3x3_weight_grad(isa, &values(x), &dy, shape, c, co);
+            let x = contiguous(checkpointer.retrieve_node_output(ops.state.x));
+            let (gw, gb) = conv3x3_weight_grad(isa, f32s(&x), dy, shape, c, co);
             grads.register::<Inner>(
                 node.id,
                 tensor(gw, [co, c, 3, 3], &device).into_primitive().tensor(),
@@ -130,7 +148,7 @@ pub fn conv3x3_channels_last(
     let device = x.device();
     let y = conv3x3(
         Isa::detect(),
-        &values(x.clone().inner()),
+        f32s(&storage(x.clone().inner())),
         Batch { n, h, w },
         c,
         &values(weight.clone().inner()),
@@ -199,6 +217,36 @@ impl LayerOps<Outer> for FastTrainLayers {
     }
 }
 
+/// Per channel of two channels-last tensors of rows of `w` pixels, two sums that `add`
+/// accumulates pixel by pixel (`add(sums0, sums1, a_pixel, b_pixel)`): in f32 within a row,
+/// in f64 across rows, rows across the threads.
+fn channel_sums2<F: Fn(&mut [f32], &mut [f32], &[f32], &[f32]) + Sync>(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    w: usize,
+    add: F,
+) -> (Vec<f64>, Vec<f64>) {
+    let row = c * w;
+    let zero = || (vec![0f64; c], vec![0f64; c]);
+    a.par_chunks(row)
+        .zip(b.par_chunks(row))
+        .fold(zero, |mut total, (ar, br)| {
+            let (mut s0, mut s1) = (vec![0f32; c], vec![0f32; c]);
+            for (ap, bp) in ar.chunks_exact(c).zip(br.chunks_exact(c)) {
+                add(&mut s0, &mut s1, ap, bp);
+            }
+            total.0.iter_mut().zip(s0).for_each(|(t, v)| *t += v as f64);
+            total.1.iter_mut().zip(s1).for_each(|(t, v)| *t += v as f64);
+            total
+        })
+        .reduce(zero, |mut x, y| {
+            x.0.iter_mut().zip(y.0).for_each(|(p, q)| *p += q);
+            x.1.iter_mut().zip(y.1).for_each(|(p, q)| *p += q);
+            x
+        })
+}
+
 #[derive(Debug)]
 struct BatchNormBackward;
 
@@ -225,42 +273,49 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let device = grad.device();
         let [n, h, w, c] = grad.dims();
         let st = ops.state;
-        let x: Tensor<Inner, 4> = wrap(checkpointer.retrieve_node_output(st.x));
-        let (xs, dy) = (values(x), values(grad));
+        let x = contiguous(checkpointer.retrieve_node_output(st.x));
+        let grad = storage(grad);
+        let (xs, dy) = (f32s(&x), f32s(&grad));
         // Per channel: sum of dy and of dy * x_hat.
-        let (mut dbeta, mut dgamma) = (vec![0f64; c], vec![0f64; c]);
-        for (xp, gp) in xs.chunks_exact(c * w).zip(dy.chunks_exact(c * w)) {
-            // One row in f32, then added in f64.
-            let (mut sb, mut sg) = (vec![0f32; c], vec![0f32; c]);
-            for (xv, gv) in xp.chunks_exact(c).zip(gp.chunks_exact(c)) {
-                for ch in 0..c {
-                    sb[ch] += gv[ch];
-                    sg[ch] += gv[ch] * (xv[ch] - st.mean[ch]) * st.inv_std[ch];
-                }
+        let (mean, inv_std) = (&st.mean[..], &st.inv_std[..]);
+        let (dbeta, dgamma) = channel_sums2(xs, dy, c, w, |sb, sg, xp, gp| {
+            for ((((b, g), &xv), &gv), (&m, &s)) in sb
+                .iter_mut()
+                .zip(sg.iter_mut())
+                .zip(xp)
+                .zip(gp)
+                .zip(mean.iter().zip(inv_std))
+            {
+                *b += gv;
+                *g += gv * (xv - m) * s;
             }
-            dbeta.iter_mut().zip(sb).for_each(|(a, b)| *a += b as f64);
-            dgamma.iter_mut().zip(sg).for_each(|(a, b)| *a += b as f64);
-        }
+        });
         if let Some(node) = node_x {
             let count = (n * h * w) as f64;
             let scale: Vec<f32> = (0..c).map(|ch| st.gamma[ch] * st.inv_std[ch]).collect();
             let mb: Vec<f32> = dbeta.iter().map(|v| (v / count) as f32).collect();
             let mg: Vec<f32> = dgamma.iter().map(|v| (v / count) as f32).collect();
             let mut dx = vec![0f32; xs.len()];
-            for ((xv, gv), dv) in xs
-                .chunks_exact(c)
-                .zip(dy.chunks_exact(c))
-                .zip(dx.chunks_exact_mut(c))
-            {
-                for ch in 0..c {
-                    let x_hat = (xv[ch] - st.mean[ch]) * st.inv_std[ch];
-                    dv[ch] = scale[ch] * (gv[ch] - mb[ch] - x_hat * mg[ch]);
-                }
-            }
-            grads.register::<Inner>(
-                node.id,
-                tensor(dx, [n, h, w, c], &device).into_primitive().tensor(),
-            );
+            dx.par_chunks_mut(c * w)
+                .zip(xs.par_chunks(c * w).zip(dy.par_chunks(c * w)))
+                .for_each(|(dr, (xr, gr))| {
+                    for ((dp, xp), gp) in dr
+                        .chunks_exact_mut(c)
+                        .zip(xr.chunks_exact(c))
+                        .zip(gr.chunks_exact(c))
+                    {
+                        for ((((d, &xv), &gv), (&m, &s)), ((&k, &b), &g)) in dp
+                            .iter_mut()
+                            .zip(xp)
+                            .zip(gp)
+                            .zip(mean.iter().zip(inv_std))
+                            .zip(scale.iter().zip(&mb).zip(&mg))
+                        {
+                            *d = k * (gv - b - (xv - m) * s * g);
+                        }
+                    }
+                });
+            grads.register::<Inner>(node.id, tensor(dx, [n, h, w, c], &device).into_primitive().tensor());
         }
         let per_channel = |v: Vec<f64>| {
             let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
@@ -281,27 +336,19 @@ pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Ou
     let device = x.device();
     let [n, h, w, c] = x.dims();
     let count = (n * h * w) as f64;
-    let xs = values(x.clone().inner());
-    // Sums per row in f32, across rows in f64.
-    let per_row_sums = |f: &dyn Fn(usize, f32) -> f32| {
-        let mut total = vec![0f64; c];
-        for row in xs.chunks_exact(c * w) {
-            let mut s = vec![0f32; c];
-            for px in row.chunks_exact(c) {
-                for ch in 0..c {
-                    s[ch] += f(ch, px[ch]);
-                }
-            }
-            total.iter_mut().zip(s).for_each(|(t, v)| *t += v as f64);
-        }
-        total
-    };
-    let mean: Vec<f64> = per_row_sums(&|_, v| v).iter().map(|s| s / count).collect();
+    let x_storage = storage(x.clone().inner());
+    let xs = f32s(&x_storage);
+    let sums = channel_sums2(xs, xs, c, w, |s, _, xp, _| {
+        s.iter_mut().zip(xp).for_each(|(s, &v)| *s += v);
+    });
+    let mean: Vec<f64> = sums.0.iter().map(|s| s / count).collect();
     let mean32: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
-    let var: Vec<f64> = per_row_sums(&|ch, v| (v - mean32[ch]) * (v - mean32[ch]))
-        .iter()
-        .map(|s| s / count)
-        .collect();
+    let squares = channel_sums2(xs, xs, c, w, |s, _, xp, _| {
+        for ((s, &v), &m) in s.iter_mut().zip(xp).zip(&mean32) {
+            *s += (v - m) * (v - m);
+        }
+    });
+    let var: Vec<f64> = squares.0.iter().map(|s| s / count).collect();
     let var32: Vec<f32> = var.iter().map(|&v| v as f32).collect();
     let inv_std: Vec<f32> = var
         .iter()
@@ -335,11 +382,15 @@ pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Ou
         .map(|ch| beta_values[ch] - mean32[ch] * scale[ch])
         .collect();
     let mut y = vec![0f32; xs.len()];
-    for (xp, yp) in xs.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
-        for ch in 0..c {
-            yp[ch] = xp[ch] * scale[ch] + shift[ch];
-        }
-    }
+    y.par_chunks_mut(c * w)
+        .zip(xs.par_chunks(c * w))
+        .for_each(|(yr, xr)| {
+            for (yp, xp) in yr.chunks_exact_mut(c).zip(xr.chunks_exact(c)) {
+                for ((y, &x), (&k, &b)) in yp.iter_mut().zip(xp).zip(scale.iter().zip(&shift)) {
+                    *y = x * k + b;
+                }
+            }
+        });
     let y = tensor(y, [n, h, w, c], &device).into_primitive().tensor();
     let x = x.into_primitive().tensor();
     let gamma = gamma.into_primitive().tensor();
