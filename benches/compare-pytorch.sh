@@ -3,11 +3,14 @@
 # (benches/pytorch_reference.py), one after the other on the same machine, with the ratio.
 #   benches/compare-pytorch.sh [--frames N] [--sizes WxH,...] [--features N] [--depth N]
 #   benches/compare-pytorch.sh --train [--steps N] [--nets FxD,...] [--batch 16] [--patch 40]
+#                              [--rounds R]
 # Inference (default): ms per frame of ComCNN and RecCNN, `cnncodec bench` against PyTorch.
 # --train: seconds per RecCNN training step (forward, backward, Adam on one batch),
 # `cnncodec bench-train` (every path it prints) against PyTorch, for each network FxD
 # (features x depth; default 32x10,64x20; --features/--depth pick a single one). PyTorch
-# gets as many threads as the Rust side reports cores.
+# gets as many threads as the Rust side reports cores. R rounds (default 3), the two sides
+# alternating which goes first, burn's generic path in the first round only; each side's
+# time is its minimum over the rounds (the machines are shared and noisy).
 # --no-build (or CNNCODEC_BIN=path) times an existing binary instead of building
 # target/release/cnncodec first.
 # PyTorch comes from PyPI into $PYTORCH_VENV (default .venv-bench), from PyTorch's CPU-only
@@ -17,18 +20,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=3 sizes=352x288,1280x720 features= depth= train= steps=3 nets=32x10,64x20 batch=16
-patch=40 build=1
+patch=40 build=1 rounds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --train) train=1; shift; continue ;;
     --no-build) build=; shift; continue ;;
-    --frames | --sizes | --features | --depth | --steps | --nets | --batch | --patch)
+    --frames | --sizes | --features | --depth | --steps | --nets | --batch | --patch | --rounds)
       [ $# -ge 2 ] || { echo "option $1 needs a value" >&2; exit 2; } ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   case $1 in
     --frames) frames=$2 ;; --sizes) sizes=$2 ;; --features) features=$2 ;; --depth) depth=$2 ;;
     --steps) steps=$2 ;; --nets) nets=$2 ;; --batch) batch=$2 ;; --patch) patch=$2 ;;
+    --rounds) rounds=$2 ;;
   esac
   shift 2
 done
@@ -84,17 +88,25 @@ for net in ${nets//,/ }; do
   f=${net%x*} d=${net#*x}
   i=$((i + 1))
   echo "$f x $d" >"$out/$i.net"
-  "$bin" bench-train --features "$f" --depth "$d" --batch "$batch" --patch "$patch" \
-    --steps "$steps" | tee "$out/$i.cnncodec.md"
-  echo
-  # As many threads as the Rust side's "..., N cores" header says it used.
-  cores=$(sed -n 's/.*, \([0-9][0-9]*\) cores$/\1/p' "$out/$i.cnncodec.md" | head -n1)
-  "$venv/bin/python" benches/pytorch_reference.py --train --features "$f" --depth "$d" \
-    --batch "$batch" --patch "$patch" --steps "$steps" ${cores:+--threads "$cores"} \
-    | tee "$out/$i.torch.md"
-  echo
+  for r in $(seq "$rounds"); do
+    ours() {
+      "$bin" bench-train --features "$f" --depth "$d" --batch "$batch" --patch "$patch" \
+        --steps "$steps" --generic "$([ "$r" = 1 ] && echo yes || echo no)" \
+        | tee "$out/$i.$r.cnncodec.md"
+      echo
+    }
+    theirs() {
+      # As many threads as the Rust side's "..., N cores" header says it used.
+      cores=$(sed -n 's/.*, \([0-9][0-9]*\) cores$/\1/p' "$out/$i.1.cnncodec.md" | head -n1)
+      "$venv/bin/python" benches/pytorch_reference.py --train --features "$f" --depth "$d" \
+        --batch "$batch" --patch "$patch" --steps "$steps" ${cores:+--threads "$cores"} \
+        | tee "$out/$i.$r.torch.md"
+      echo
+    }
+    if [ "$r" = 1 ] || [ $((r % 2)) = 1 ]; then ours; theirs; else theirs; ours; fi
+  done
 done
-python3 - "$out" "$i" <<'PY'
+python3 - "$out" "$i" "$rounds" <<'PY'
 import sys
 
 def table(path, header):
@@ -118,22 +130,27 @@ def seconds(cell):
     except ValueError:
         return None
 
-out, n = sys.argv[1], int(sys.argv[2])
+out, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 print("| network | cnncodec path | cnncodec s/step | PyTorch s/step | cnncodec / PyTorch |")
 print("| --- | --- | --- | --- | --- |")
 bad = False
 for i in range(1, n + 1):
     net = open(f"{out}/{i}.net").read().strip()
-    ours = [(r[0], seconds(r[1])) for r in table(f"{out}/{i}.cnncodec.md", "backward") if len(r) >= 2]
-    ours = [(name, s) for name, s in ours if s is not None]
-    theirs = [seconds(r[2]) for r in table(f"{out}/{i}.torch.md", "network") if len(r) >= 3]
-    theirs = [s for s in theirs if s is not None]
+    best = {}
+    for r in range(1, rounds + 1):
+        for row in table(f"{out}/{i}.{r}.cnncodec.md", "backward"):
+            if len(row) >= 2 and seconds(row[1]) is not None:
+                best[row[0]] = min(best.get(row[0], float("inf")), seconds(row[1]))
+    ours = list(best.items())
+    theirs = [seconds(row[2]) for r in range(1, rounds + 1)
+              for row in table(f"{out}/{i}.{r}.torch.md", "network") if len(row) >= 3]
+    theirs = [min(s for s in theirs if s is not None)] if any(s is not None for s in theirs) else []
     if not ours or not theirs:
         print(f"| RecCNN {net} | (no {'cnncodec' if not ours else 'PyTorch'} rows parsed) | | | |")
         bad = True
         continue
     f, d = net.split(" x ")
-    if f"RecCNN {f} features x {d} layers" not in open(f"{out}/{i}.cnncodec.md").read():
+    if f"RecCNN {f} features x {d} layers" not in open(f"{out}/{i}.1.cnncodec.md").read():
         print(f"warning: cnncodec bench-train did not report RecCNN {f} features x {d} layers",
               file=sys.stderr)
         bad = True

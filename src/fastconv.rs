@@ -315,7 +315,10 @@ impl Backward<Inner, 3> for BatchNormBackward {
                         }
                     }
                 });
-            grads.register::<Inner>(node.id, tensor(dx, [n, h, w, c], &device).into_primitive().tensor());
+            grads.register::<Inner>(
+                node.id,
+                tensor(dx, [n, h, w, c], &device).into_primitive().tensor(),
+            );
         }
         let per_channel = |v: Vec<f64>| {
             let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();

@@ -91,7 +91,9 @@ pub fn repo_root() -> PathBuf {
 fn bench_train(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(
         raw,
-        &["steps", "model", "features", "depth", "batch", "patch", "generic"],
+        &[
+            "steps", "model", "features", "depth", "batch", "patch", "generic",
+        ],
     )?;
     let rec = match args.get("model") {
         Some(m) => codec::ModelRef::parse(m)?.load()?.meta.reccnn,

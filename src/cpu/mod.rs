@@ -29,9 +29,17 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// The best instruction set this CPU has.
+    /// The best instruction set this CPU has, or the one `CNNCODEC_CPU_ISA` (`avx512`,
+    /// `avx2`, `portable`) names when the CPU has it (to time or debug one kernel family).
     pub fn detect() -> Self {
-        Self::available()[0]
+        static CHOSEN: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let available = Self::available();
+            std::env::var("CNNCODEC_CPU_ISA")
+                .ok()
+                .and_then(|name| available.iter().copied().find(|i| i.name() == name))
+                .unwrap_or(available[0])
+        })
     }
 
     /// Every instruction set this CPU can run, best first.
