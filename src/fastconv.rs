@@ -213,7 +213,11 @@ impl LayerOps<Outer> for FastTrainLayers {
     }
 
     fn batch_norm(&self, bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
-        train_batch_norm(bn, x)
+        train_batch_norm(bn, x, false)
+    }
+
+    fn batch_norm_relu(&self, bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
+        train_batch_norm(bn, x, true)
     }
 }
 
@@ -254,6 +258,9 @@ struct BatchNormBackward;
 #[derive(Clone, Debug)]
 struct BatchNormState {
     x: NodeId,
+    /// Per channel scale and shift when a ReLU is fused: where `x * scale + shift` is not
+    /// positive (recomputed exactly as the forward did), the gradient is zero.
+    relu: Option<(Vec<f32>, Vec<f32>)>,
     gamma: Vec<f32>,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
@@ -274,7 +281,25 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let [n, h, w, c] = grad.dims();
         let st = ops.state;
         let x = contiguous(checkpointer.retrieve_node_output(st.x));
-        let grad = storage(grad);
+        let mut grad = storage(grad);
+        if let Some((scale, shift)) = &st.relu {
+            let mut masked = f32s(&grad).to_vec();
+            masked
+                .par_chunks_mut(c * w)
+                .zip(f32s(&x).par_chunks(c * w))
+                .for_each(|(gr, xr)| {
+                    for (gp, xp) in gr.chunks_exact_mut(c).zip(xr.chunks_exact(c)) {
+                        for ((g, &x), (&k, &b)) in
+                            gp.iter_mut().zip(xp).zip(scale.iter().zip(shift))
+                        {
+                            if x * k + b <= 0.0 {
+                                *g = 0.0;
+                            }
+                        }
+                    }
+                });
+            grad = storage(tensor(masked, [n, h, w, c], &device));
+        }
         let (xs, dy) = (f32s(&x), f32s(&grad));
         // Per channel: sum of dy and of dy * x_hat.
         let (mean, inv_std) = (&st.mean[..], &st.inv_std[..]);
@@ -334,8 +359,13 @@ impl Backward<Inner, 3> for BatchNormBackward {
 }
 
 /// `bn.forward(x)` in training mode (batch statistics; running statistics updated as burn's
-/// BatchNorm does) on a channels-last tensor. x: `[n, h, w, c]` -> `[n, h, w, c]`.
-pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Outer, 4> {
+/// BatchNorm does) on a channels-last tensor, followed by a ReLU when `relu`.
+/// x: `[n, h, w, c]` -> `[n, h, w, c]`.
+pub fn train_batch_norm(
+    bn: &BatchNorm<Outer>,
+    x: Tensor<Outer, 4>,
+    relu: bool,
+) -> Tensor<Outer, 4> {
     let device = x.device();
     let [n, h, w, c] = x.dims();
     let count = (n * h * w) as f64;
@@ -392,6 +422,9 @@ pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Ou
                 for ((y, &x), (&k, &b)) in yp.iter_mut().zip(xp).zip(scale.iter().zip(&shift)) {
                     *y = x * k + b;
                 }
+                if relu {
+                    yp.iter_mut().for_each(|y| *y = y.max(0.0));
+                }
             }
         });
     let y = tensor(y, [n, h, w, c], &device).into_primitive().tensor();
@@ -406,6 +439,7 @@ pub fn train_batch_norm(bn: &BatchNorm<Outer>, x: Tensor<Outer, 4>) -> Tensor<Ou
         OpsKind::Tracked(mut prep) => {
             let state = BatchNormState {
                 x: prep.checkpoint(&x),
+                relu: relu.then(|| (scale, shift)),
                 gamma: gamma_values,
                 mean: mean32,
                 inv_std,
@@ -561,7 +595,7 @@ mod tests {
             .require_grad();
             let forward = |x: Tensor<Outer, 4>| {
                 if fast {
-                    to_channels_first(train_batch_norm(&bn, to_channels_last(x)))
+                    to_channels_first(train_batch_norm(&bn, to_channels_last(x), false))
                 } else {
                     bn.forward(x)
                 }

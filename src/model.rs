@@ -68,6 +68,10 @@ pub trait LayerOps<B: Backend> {
     fn batch_norm(&self, bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
         bn.forward(x)
     }
+    /// BatchNorm then ReLU (one pass where an implementation fuses them).
+    fn batch_norm_relu(&self, bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        relu(self.batch_norm(bn, x))
+    }
 }
 
 /// burn's own layers.
@@ -143,10 +147,10 @@ impl<B: Backend> RecCnn<B> {
         for layer in &self.hidden {
             // [n, f, h, w] -> [n, f, h, w]
             x = ops.conv(&layer.conv, x);
-            if let Some(bn) = &layer.bn {
-                x = ops.batch_norm(bn, x);
-            }
-            x = relu(x);
+            x = match &layer.bn {
+                Some(bn) => ops.batch_norm_relu(bn, x),
+                None => relu(x),
+            };
         }
         // -> [n, c, h, w]
         ops.conv(&self.last, x)
