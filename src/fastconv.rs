@@ -439,7 +439,7 @@ pub fn train_batch_norm(
         OpsKind::Tracked(mut prep) => {
             let state = BatchNormState {
                 x: prep.checkpoint(&x),
-                relu: relu.then(|| (scale, shift)),
+                relu: relu.then_some((scale, shift)),
                 gamma: gamma_values,
                 mean: mean32,
                 inv_std,

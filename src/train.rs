@@ -320,7 +320,7 @@ enum AfterStep {
 impl Trainer {
     /// Starts from `weights` (for example [`ModelWeights::random`]).
     pub fn new(weights: ModelWeights, options: TrainOptions) -> Result<Self, String> {
-        if options.patch < 4 || options.patch % 2 != 0 {
+        if options.patch < 4 || !options.patch.is_multiple_of(2) {
             return Err(format!(
                 "patch {} must be even and at least 4",
                 options.patch
@@ -415,7 +415,7 @@ impl Trainer {
         self.steps_this_run = 0;
         while self.state.stages_done < self.state.options.stages {
             let stage = self.state.stages_done;
-            let rec_turn = (stage % 2 == 0) != self.state.options.comcnn_first;
+            let rec_turn = stage.is_multiple_of(2) != self.state.options.comcnn_first;
             let loss = if rec_turn {
                 self.rec_stage(&usable, codec, stage, dir, report)?
             } else {
@@ -475,7 +475,7 @@ impl Trainer {
         let every = self.state.options.checkpoint_every;
         if self.stop_after.is_some_and(|n| self.steps_this_run >= n) {
             AfterStep::SaveAndStop
-        } else if every > 0 && done % every == 0 {
+        } else if every > 0 && done.is_multiple_of(every) {
             AfterStep::Save
         } else {
             AfterStep::Continue

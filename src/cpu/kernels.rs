@@ -70,13 +70,15 @@ pub(crate) fn direct_kernel(isa: Isa, cout: usize) -> DirectKernel {
     let k = |run: DirectFn, block, name| DirectKernel { run, block, name };
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 64 == 0 => k(direct_avx512_4x6, 64, "avx512 64x6"),
+        Isa::Avx512 if cout.is_multiple_of(64) => k(direct_avx512_4x6, 64, "avx512 64x6"),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 32 == 0 => k(direct_avx512_2x12, 32, "avx512 32x12"),
+        Isa::Avx512 if cout.is_multiple_of(32) => k(direct_avx512_2x12, 32, "avx512 32x12"),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 16 == 0 => k(direct_avx512_1x16, 16, "avx512 16x16"),
+        Isa::Avx512 if cout.is_multiple_of(16) => k(direct_avx512_1x16, 16, "avx512 16x16"),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8) % 2 == 0 => k(direct_avx2_2x4, 16, "avx2 16x4"),
+        Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8).is_multiple_of(2) => {
+            k(direct_avx2_2x4, 16, "avx2 16x4")
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 | Isa::Avx2 => k(direct_avx2_1x8, 8, "avx2 8x8"),
         _ => k(direct_portable, 8, "portable 8x4"),
@@ -277,13 +279,15 @@ pub(crate) fn weight_grad_kernel(isa: Isa, cout: usize) -> WeightGradKernel {
     let k = |run: WeightGradFn, block| WeightGradKernel { run, block };
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 64 == 0 => k(weight_grad_avx512_4x6, 64),
+        Isa::Avx512 if cout.is_multiple_of(64) => k(weight_grad_avx512_4x6, 64),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 32 == 0 => k(weight_grad_avx512_2x12, 32),
+        Isa::Avx512 if cout.is_multiple_of(32) => k(weight_grad_avx512_2x12, 32),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout % 16 == 0 => k(weight_grad_avx512_1x16, 16),
+        Isa::Avx512 if cout.is_multiple_of(16) => k(weight_grad_avx512_1x16, 16),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8) % 2 == 0 => k(weight_grad_avx2_2x4, 16),
+        Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8).is_multiple_of(2) => {
+            k(weight_grad_avx2_2x4, 16)
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 | Isa::Avx2 => k(weight_grad_avx2_1x8, 8),
         _ => k(weight_grad_portable, 8),

@@ -109,7 +109,7 @@ pub fn conv3x3(
     }
     let zeros = vec![0f32; cout];
     let bias = bias.unwrap_or(&zeros);
-    let reduce = cout <= 3 && cin % 8 == 0;
+    let reduce = cout <= 3 && cin.is_multiple_of(8);
     // Packed weights: per output channel `[tap][cin]` (reduce), else as the direct kernel's.
     let (kernel, out_pix, packed, packed_bias) = if reduce {
         let mut p = AlignedBuf::zeroed(cout * 9 * cin);
@@ -152,14 +152,14 @@ pub fn conv3x3(
             unsafe {
                 match kernel {
                     None => {
-                        for oc in 0..cout {
+                        for (oc, &b) in bias.iter().enumerate() {
                             let target = if cout == 1 { out_row } else { tmp.ptr_mut() };
                             reduce_fn(&ReduceRow {
                                 rows: input,
                                 in_pix: cin,
                                 stride: 1,
                                 weights: packed.ptr().add(oc * 9 * cin),
-                                bias: bias[oc],
+                                bias: b,
                                 out: target,
                                 width: w,
                             });

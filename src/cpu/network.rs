@@ -67,7 +67,7 @@ impl Network {
             assert_eq!(c.bias.len(), c.cout, "one bias per output channel");
             let last = i + 1 == convs.len();
             let layer = if last {
-                assert!(in_pix % 8 == 0, "the last layer reads stored rows");
+                assert!(in_pix.is_multiple_of(8), "the last layer reads stored rows");
                 Layer {
                     cin: c.cin,
                     stride: c.stride,

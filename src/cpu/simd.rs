@@ -53,16 +53,16 @@ impl Vector for Portable {
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, acc: Self) -> Self {
         let mut r = acc.0;
-        for i in 0..8 {
-            r[i] += a.0[i] * b.0[i];
+        for ((r, x), y) in r.iter_mut().zip(a.0).zip(b.0) {
+            *r += x * y;
         }
         Self(r)
     }
     #[inline(always)]
     unsafe fn add(a: Self, b: Self) -> Self {
         let mut r = a.0;
-        for i in 0..8 {
-            r[i] += b.0[i];
+        for (r, y) in r.iter_mut().zip(b.0) {
+            *r += y;
         }
         Self(r)
     }
