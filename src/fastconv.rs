@@ -281,38 +281,28 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let [n, h, w, c] = grad.dims();
         let st = ops.state;
         let x = contiguous(checkpointer.retrieve_node_output(st.x));
-        let mut grad = storage(grad);
-        if let Some((scale, shift)) = &st.relu {
-            let mut masked = f32s(&grad).to_vec();
-            masked
-                .par_chunks_mut(c * w)
-                .zip(f32s(&x).par_chunks(c * w))
-                .for_each(|(gr, xr)| {
-                    for (gp, xp) in gr.chunks_exact_mut(c).zip(xr.chunks_exact(c)) {
-                        for ((g, &x), (&k, &b)) in
-                            gp.iter_mut().zip(xp).zip(scale.iter().zip(shift))
-                        {
-                            if x * k + b <= 0.0 {
-                                *g = 0.0;
-                            }
-                        }
-                    }
-                });
-            grad = storage(tensor(masked, [n, h, w, c], &device));
-        }
+        let grad = storage(grad);
         let (xs, dy) = (f32s(&x), f32s(&grad));
+        // A fused ReLU passes the gradient where `x * k + b` is positive (recomputed as the
+        // forward computed it); without one, k = 0 and b = 1 pass it everywhere.
+        let (k, b) = match &st.relu {
+            Some((scale, shift)) => (scale.clone(), shift.clone()),
+            None => (vec![0.0; c], vec![1.0; c]),
+        };
+        let (mean, inv_std) = (&st.mean[..c], &st.inv_std[..c]);
+        let (k, b) = (&k[..c], &b[..c]);
         // Per channel: sum of dy and of dy * x_hat.
-        let (mean, inv_std) = (&st.mean[..], &st.inv_std[..]);
         let (dbeta, dgamma) = channel_sums2(xs, dy, c, w, |sb, sg, xp, gp| {
-            for ((((b, g), &xv), &gv), (&m, &s)) in sb
+            for ((((sb, sg), (&x, &g)), (&m, &s)), (&k, &b)) in sb
                 .iter_mut()
                 .zip(sg.iter_mut())
-                .zip(xp)
-                .zip(gp)
+                .zip(xp.iter().zip(gp))
                 .zip(mean.iter().zip(inv_std))
+                .zip(k.iter().zip(b))
             {
-                *b += gv;
-                *g += gv * (xv - m) * s;
+                let g = if x * k + b > 0.0 { g } else { 0.0 };
+                *sb += g;
+                *sg += g * (x - m) * s;
             }
         });
         if let Some(node) = node_x {
@@ -320,6 +310,7 @@ impl Backward<Inner, 3> for BatchNormBackward {
             let scale: Vec<f32> = (0..c).map(|ch| st.gamma[ch] * st.inv_std[ch]).collect();
             let mb: Vec<f32> = dbeta.iter().map(|v| (v / count) as f32).collect();
             let mg: Vec<f32> = dgamma.iter().map(|v| (v / count) as f32).collect();
+            let (scale, mb, mg) = (&scale[..c], &mb[..c], &mg[..c]);
             let mut dx = vec![0f32; xs.len()];
             dx.par_chunks_mut(c * w)
                 .zip(xs.par_chunks(c * w).zip(dy.par_chunks(c * w)))
@@ -329,14 +320,14 @@ impl Backward<Inner, 3> for BatchNormBackward {
                         .zip(xr.chunks_exact(c))
                         .zip(gr.chunks_exact(c))
                     {
-                        for ((((d, &xv), &gv), (&m, &s)), ((&k, &b), &g)) in dp
+                        for (((d, (&x, &g)), ((&m, &s), (&k, &b))), ((&sc, &mb), &mg)) in dp
                             .iter_mut()
-                            .zip(xp)
-                            .zip(gp)
-                            .zip(mean.iter().zip(inv_std))
-                            .zip(scale.iter().zip(&mb).zip(&mg))
+                            .zip(xp.iter().zip(gp))
+                            .zip(mean.iter().zip(inv_std).zip(k.iter().zip(b)))
+                            .zip(scale.iter().zip(mb).zip(mg))
                         {
-                            *d = k * (gv - b - (xv - m) * s * g);
+                            let g = if x * k + b > 0.0 { g } else { 0.0 };
+                            *d = sc * (g - mb - (x - m) * s * mg);
                         }
                     }
                 });
