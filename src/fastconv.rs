@@ -30,6 +30,7 @@ use burn_autodiff::NodeId;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use crate::cpu::batchnorm;
 use crate::cpu::layers::{conv3x3, conv3x3_input_grad, conv3x3_weight_grad, Batch};
 use crate::cpu::Isa;
 use crate::engine::CpuBackend as Inner;
@@ -222,8 +223,8 @@ impl LayerOps<Outer> for FastTrainLayers {
 }
 
 /// Per channel of two channels-last tensors of rows of `w` pixels, two sums that `add`
-/// accumulates pixel by pixel (`add(sums0, sums1, a_pixel, b_pixel)`): in f32 within a row,
-/// in f64 across rows, rows across the threads.
+/// accumulates row by row (`add(sums0, sums1, a_row, b_row)`): in f32 within a row, in f64
+/// across rows, rows across the threads.
 fn channel_sums2<F: Fn(&mut [f32], &mut [f32], &[f32], &[f32]) + Sync>(
     a: &[f32],
     b: &[f32],
@@ -237,9 +238,7 @@ fn channel_sums2<F: Fn(&mut [f32], &mut [f32], &[f32], &[f32]) + Sync>(
         .zip(b.par_chunks(row))
         .fold(zero, |mut total, (ar, br)| {
             let (mut s0, mut s1) = (vec![0f32; c], vec![0f32; c]);
-            for (ap, bp) in ar.chunks_exact(c).zip(br.chunks_exact(c)) {
-                add(&mut s0, &mut s1, ap, bp);
-            }
+            add(&mut s0, &mut s1, ar, br);
             total.0.iter_mut().zip(s0).for_each(|(t, v)| *t += v as f64);
             total.1.iter_mut().zip(s1).for_each(|(t, v)| *t += v as f64);
             total
@@ -292,18 +291,8 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let (mean, inv_std) = (&st.mean[..c], &st.inv_std[..c]);
         let (k, b) = (&k[..c], &b[..c]);
         // Per channel: sum of dy and of dy * x_hat.
-        let (dbeta, dgamma) = channel_sums2(xs, dy, c, w, |sb, sg, xp, gp| {
-            for ((((sb, sg), (&x, &g)), (&m, &s)), (&k, &b)) in sb
-                .iter_mut()
-                .zip(sg.iter_mut())
-                .zip(xp.iter().zip(gp))
-                .zip(mean.iter().zip(inv_std))
-                .zip(k.iter().zip(b))
-            {
-                let g = if x * k + b > 0.0 { g } else { 0.0 };
-                *sb += g;
-                *sg += g * (x - m) * s;
-            }
+        let (dbeta, dgamma) = channel_sums2(xs, dy, c, w, |sb, sg, xr, gr| {
+            batchnorm::add_grad_sums_row(xr, gr, c, mean, inv_std, k, b, sb, sg)
         });
         if let Some(node) = node_x {
             let count = (n * h * w) as f64;
@@ -315,21 +304,7 @@ impl Backward<Inner, 3> for BatchNormBackward {
             dx.par_chunks_mut(c * w)
                 .zip(xs.par_chunks(c * w).zip(dy.par_chunks(c * w)))
                 .for_each(|(dr, (xr, gr))| {
-                    for ((dp, xp), gp) in dr
-                        .chunks_exact_mut(c)
-                        .zip(xr.chunks_exact(c))
-                        .zip(gr.chunks_exact(c))
-                    {
-                        for (((d, (&x, &g)), ((&m, &s), (&k, &b))), ((&sc, &mb), &mg)) in dp
-                            .iter_mut()
-                            .zip(xp.iter().zip(gp))
-                            .zip(mean.iter().zip(inv_std).zip(k.iter().zip(b)))
-                            .zip(scale.iter().zip(mb).zip(mg))
-                        {
-                            let g = if x * k + b > 0.0 { g } else { 0.0 };
-                            *d = sc * (g - mb - (x - m) * s * mg);
-                        }
-                    }
+                    batchnorm::input_grad_row(xr, gr, dr, c, mean, inv_std, k, b, scale, mb, mg)
                 });
             grads.register::<Inner>(
                 node.id,
@@ -362,15 +337,11 @@ pub fn train_batch_norm(
     let count = (n * h * w) as f64;
     let x_storage = storage(x.clone().inner());
     let xs = f32s(&x_storage);
-    let sums = channel_sums2(xs, xs, c, w, |s, _, xp, _| {
-        s.iter_mut().zip(xp).for_each(|(s, &v)| *s += v);
-    });
+    let sums = channel_sums2(xs, xs, c, w, |s, _, row, _| batchnorm::add_row(row, c, s));
     let mean: Vec<f64> = sums.0.iter().map(|s| s / count).collect();
     let mean32: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
-    let squares = channel_sums2(xs, xs, c, w, |s, _, xp, _| {
-        for ((s, &v), &m) in s.iter_mut().zip(xp).zip(&mean32) {
-            *s += (v - m) * (v - m);
-        }
+    let squares = channel_sums2(xs, xs, c, w, |s, _, row, _| {
+        batchnorm::add_squared_deviations_row(row, c, &mean32, s)
     });
     let var: Vec<f64> = squares.0.iter().map(|s| s / count).collect();
     let var32: Vec<f32> = var.iter().map(|&v| v as f32).collect();
@@ -408,16 +379,7 @@ pub fn train_batch_norm(
     let mut y = vec![0f32; xs.len()];
     y.par_chunks_mut(c * w)
         .zip(xs.par_chunks(c * w))
-        .for_each(|(yr, xr)| {
-            for (yp, xp) in yr.chunks_exact_mut(c).zip(xr.chunks_exact(c)) {
-                for ((y, &x), (&k, &b)) in yp.iter_mut().zip(xp).zip(scale.iter().zip(&shift)) {
-                    *y = x * k + b;
-                }
-                if relu {
-                    yp.iter_mut().for_each(|y| *y = y.max(0.0));
-                }
-            }
-        });
+        .for_each(|(yr, xr)| batchnorm::affine_row(xr, yr, c, &scale, &shift, relu));
     let y = tensor(y, [n, h, w, c], &device).into_primitive().tensor();
     let x = x.into_primitive().tensor();
     let gamma = gamma.into_primitive().tensor();

@@ -4,6 +4,7 @@
 //! per frame size. It reads the same weights as the burn model and is tested against it.
 
 mod kernels;
+pub(crate) mod batchnorm;
 pub(crate) mod layers;
 mod network;
 mod simd;
