@@ -3,8 +3,8 @@
 //! at run time (a portable fallback elsewhere), row bands across the cores, and buffers kept
 //! per frame size. It reads the same weights as the burn model and is tested against it.
 
-mod kernels;
 pub(crate) mod batchnorm;
+mod kernels;
 pub(crate) mod layers;
 mod network;
 mod simd;
