@@ -109,6 +109,15 @@ pub trait Engine: Send + Sync {
     fn compact(&self, input: &Plane) -> Plane;
     /// RecCNN's residual for an up-scaled plane; the restored plane is `upscaled - residual`.
     fn residual(&self, upscaled: &Plane) -> Plane;
+    /// [`Engine::compact`] into `out`, reusing its storage: engines that keep their buffers
+    /// per frame size (the CPU path) then allocate nothing for a size already seen.
+    fn compact_into(&self, input: &Plane, out: &mut Plane) {
+        *out = self.compact(input);
+    }
+    /// [`Engine::residual`] into `out`, as [`Engine::compact_into`].
+    fn residual_into(&self, upscaled: &Plane, out: &mut Plane) {
+        *out = self.residual(upscaled);
+    }
     /// Backend and device, for logs.
     fn describe(&self) -> String;
 }

@@ -147,9 +147,10 @@ impl CpuEngine {
         self.threads
     }
 
-    fn run(&self, net: &Network, pool: &Mutex<Vec<Workspace>>, input: &Plane) -> Plane {
+    fn run(&self, net: &Network, pool: &Mutex<Vec<Workspace>>, input: &Plane, out: &mut Plane) {
         let (w, h) = net.output_size(input.width, input.height);
-        let mut out = vec![0f32; w * h];
+        out.data.resize(w * h, 0.0);
+        (out.width, out.height) = (w, h);
         let mut workspace = pool
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -159,7 +160,7 @@ impl CpuEngine {
             &input.data,
             input.width,
             input.height,
-            &mut out,
+            &mut out.data,
             &mut workspace,
             self.threads,
         );
@@ -168,17 +169,28 @@ impl CpuEngine {
         if pool.len() < 8 {
             pool.push(workspace);
         }
-        Plane::new(w, h, out)
     }
 }
 
 impl Engine for CpuEngine {
     fn compact(&self, input: &Plane) -> Plane {
-        self.run(&self.comcnn, &self.com_buffers, input)
+        let mut out = Plane::new(0, 0, Vec::new());
+        self.compact_into(input, &mut out);
+        out
     }
 
     fn residual(&self, upscaled: &Plane) -> Plane {
-        self.run(&self.reccnn, &self.rec_buffers, upscaled)
+        let mut out = Plane::new(0, 0, Vec::new());
+        self.residual_into(upscaled, &mut out);
+        out
+    }
+
+    fn compact_into(&self, input: &Plane, out: &mut Plane) {
+        self.run(&self.comcnn, &self.com_buffers, input, out)
+    }
+
+    fn residual_into(&self, upscaled: &Plane, out: &mut Plane) {
+        self.run(&self.reccnn, &self.rec_buffers, upscaled, out)
     }
 
     fn describe(&self) -> String {
