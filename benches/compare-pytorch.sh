@@ -58,8 +58,9 @@ if [ -z "$train" ]; then
   "$bin" bench --frames "$frames" --sizes "$sizes" --features "${features:-64}" \
     --depth "${depth:-20}" | tee "$out/burn.md"
   echo
+  # `cnncodec bench --features` sizes the RecCNN; its ComCNN keeps the paper's 64 features.
   "$venv/bin/python" benches/pytorch_reference.py --frames "$frames" --sizes "$sizes" \
-    --features "${features:-64}" --depth "${depth:-20}" | tee "$out/torch.md"
+    --features "${features:-64}" --com-features 64 --depth "${depth:-20}" | tee "$out/torch.md"
   echo
   python3 - "$out/burn.md" "$out/torch.md" <<'PY'
 import sys

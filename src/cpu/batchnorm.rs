@@ -56,12 +56,13 @@ multiversion! {
 }
 
 multiversion! {
-    /// `y = x * scale + shift`, then `max(y, 0)` when `relu`, per channel.
+    /// `y = x * scale + shift`, negative values zeroed when `relu`, per channel.
     pub fn affine_row(x: &[f32], y: &mut [f32], c: usize, scale: &[f32], shift: &[f32], relu: bool) {
         for (yp, xp) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             for ((y, &x), (&k, &b)) in yp.iter_mut().zip(xp).zip(scale.iter().zip(shift)) {
                 let v = x * k + b;
-                *y = if relu { v.max(0.0) } else { v };
+                // NaN passes, so that a diverging run shows.
+                *y = if relu && v < 0.0 { 0.0 } else { v };
             }
         }
     }

@@ -30,7 +30,8 @@ pub(crate) struct DirectRow {
     pub weights: *const f32,
     /// `blocks * block_channels` values.
     pub bias: *const f32,
-    /// The padded output row; pixels `1..=width` are written.
+    /// Output pixel 0 of the row (its padding pixel, if any, lies before it); pixels
+    /// `0..width` are written.
     pub out: *mut f32,
     /// Floats per output pixel (`blocks * block_channels`).
     pub out_pix: usize,
@@ -195,7 +196,7 @@ unsafe fn direct_tile<V: Vector, const NV: usize, const P: usize>(
             }
         }
     }
-    let out = a.out.add((x0 + 1) * a.out_pix + oc0);
+    let out = a.out.add(x0 * a.out_pix + oc0);
     for (p, acc_p) in acc.iter().enumerate() {
         for (j, &v) in acc_p.iter().enumerate() {
             let v = if a.relu { V::max0(v) } else { v };

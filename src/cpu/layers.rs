@@ -103,6 +103,7 @@ pub fn conv3x3(
     let Batch { n, h, w } = shape;
     assert_eq!(x.len(), n * h * w * cin, "input size");
     assert_eq!(weight.len(), cout * cin * 9, "weight size");
+    assert!(Isa::available().contains(&isa), "this CPU lacks {isa}");
     let mut out = vec![0f32; n * h * w * cout];
     if out.is_empty() {
         return out;
@@ -144,7 +145,7 @@ pub fn conv3x3(
     shape.units().into_par_iter().for_each(|(img, r0, r1)| {
         let image = &x[img * h * w * cin..(img + 1) * h * w * cin];
         let mut rows = InputRows::new(w, cin);
-        let mut tmp = AlignedBuf::zeroed((w + 2) * out_pix.max(8));
+        let mut tmp = AlignedBuf::zeroed(w * out_pix.max(8));
         for y in r0..r1 {
             let input = rows.around(image, h, w, y);
             // SAFETY: every unit writes only its own rows of `out`.
@@ -172,12 +173,7 @@ pub fn conv3x3(
                     }
                     Some(k) => {
                         let direct = out_pix == cout;
-                        // The kernel writes pixel x at `out + (x + 1) * out_pix`.
-                        let target = if direct {
-                            out_row.wrapping_sub(out_pix)
-                        } else {
-                            tmp.ptr_mut()
-                        };
+                        let target = if direct { out_row } else { tmp.ptr_mut() };
                         (k.run)(&DirectRow {
                             rows: input,
                             in_pix: cin,
@@ -194,7 +190,7 @@ pub fn conv3x3(
                         if !direct {
                             for px in 0..w {
                                 std::ptr::copy_nonoverlapping(
-                                    tmp.ptr().add((px + 1) * out_pix),
+                                    tmp.ptr().add(px * out_pix),
                                     out_row.add(px * cout),
                                     cout,
                                 );
@@ -242,6 +238,10 @@ pub fn conv3x3_weight_grad(
     let Batch { n, h, w } = shape;
     assert_eq!(x.len(), n * h * w * cin, "input size");
     assert_eq!(dy.len(), n * h * w * cout, "output gradient size");
+    assert!(Isa::available().contains(&isa), "this CPU lacks {isa}");
+    if n * h * w == 0 {
+        return (vec![0f32; cout * cin * 9], vec![0f32; cout]);
+    }
     let kernel = weight_grad_kernel(isa, cout);
     let dy_pix = cout.next_multiple_of(kernel.block);
     let acc_len = 9 * cin * dy_pix;

@@ -50,6 +50,8 @@ struct Layer {
 
 /// A network packed for one instruction set.
 pub(crate) struct Network {
+    /// Tells workspaces prepared for another network apart.
+    id: usize,
     layers: Vec<Layer>,
     channels_in: usize,
     channels_out: usize,
@@ -65,6 +67,13 @@ impl Network {
         for (i, c) in convs.iter().enumerate() {
             assert_eq!(c.weight.len(), c.cout * c.cin * 9, "3x3 weights");
             assert_eq!(c.bias.len(), c.cout, "one bias per output channel");
+            if i > 0 {
+                assert_eq!(
+                    c.cin,
+                    convs[i - 1].cout,
+                    "a layer reads its predecessor's output"
+                );
+            }
             let last = i + 1 == convs.len();
             let layer = if last {
                 assert!(in_pix.is_multiple_of(8), "the last layer reads stored rows");
@@ -93,7 +102,9 @@ impl Network {
             layers.push(layer);
         }
         assert!(!layers.last().unwrap().relu, "the last layer has no ReLU");
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             layers,
             channels_in: convs[0].cin,
             channels_out: convs.last().unwrap().cout,
@@ -234,7 +245,8 @@ impl Network {
                     stride: layer.stride,
                     weights: weights.ptr(),
                     bias: bias.ptr(),
-                    out: dst,
+                    // SAFETY: pixel 0 after the row's padding pixel.
+                    out: dst.add(layer.out_pix),
                     out_pix: layer.out_pix,
                     width: w,
                     relu: layer.relu,
@@ -342,7 +354,7 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     fn prepare(&mut self, net: &Network, width: usize, height: usize, bands: usize) {
-        let key = (width, height, net.layers.len());
+        let key = (width, height, net.id);
         if self.key == key && self.bands.len() >= bands {
             return;
         }
@@ -386,12 +398,16 @@ impl AlignedBuf {
         Self { data, offset, len }
     }
 
+    // Straight from the vector, with no reference to its elements in between: a slice would
+    // invalidate pointers taken earlier into the same buffer.
     pub fn ptr(&self) -> *const f32 {
-        self.data[self.offset..].as_ptr()
+        // SAFETY: `offset` < 16 is inside the allocation of `len + 16` floats.
+        unsafe { self.data.as_ptr().add(self.offset) }
     }
 
     pub fn ptr_mut(&mut self) -> *mut f32 {
-        self.data[self.offset..].as_mut_ptr()
+        // SAFETY: as in `ptr`.
+        unsafe { self.data.as_mut_ptr().add(self.offset) }
     }
 
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
