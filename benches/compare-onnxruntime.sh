@@ -4,6 +4,8 @@
 # each, in the same run, with the time ratio.
 #   benches/compare-onnxruntime.sh [--frames N] [--sizes WxH,...] [--rounds R] [--json PATH]
 #                                  [--no-build]
+# Both print their output's mean and mean absolute value on the same input; the run fails
+# unless they agree to float rounding (the same network, the same weights).
 # Networks: ComCNN-8 (jpeg-q50), the paper's ComCNN-64 (../shared/reference/official-qf50),
 # RecCNN 16 x 3 (jpeg-q50-fast), 32 x 10 (jpeg-q50), 64 x 20 (jpeg-q50-paper). Each engine
 # runs one process per (model, size) and round, the two alternating which goes first; one
@@ -101,13 +103,15 @@ for line in open("/proc/cpuinfo"):
 
 
 def rows(text):
-    """{(network, frame): (ms, GFLOP)} of a `cnncodec bench`-style table, and the other lines."""
+    """{(network, frame): (ms, GFLOP, (output mean, mean abs))} of a `cnncodec bench`-style
+    table, and the other lines."""
     got, other = {}, []
     for line in text.splitlines():
         c = [x.strip() for x in line.strip().strip("|").split("|")]
         if line.lstrip().startswith("|"):
-            if len(c) >= 5 and c[0] in ("ComCNN", "RecCNN"):
-                got[(c[0], c[1])] = (float(c[2]), float(c[4]))
+            if len(c) >= 7 and c[0] in ("ComCNN", "RecCNN"):
+                check = tuple(float(v) for v in c[-1].split(","))
+                got[(c[0], c[1])] = (float(c[2]), float(c[4]), check)
         elif line.strip():
             other.append(line.strip())
     return got, other
@@ -152,6 +156,11 @@ for r in range(rounds):
                         sys.exit(f"no {key[0]} {size} row in the {engine} output "
                                  f"({' '.join(cmds[engine])}):\n{open(f'{out}/{engine}-r{r}-{size}-{ji}.md').read()}")
                     e[f"{engine}_ms"].append(got[engine][key][0])
+                # The same network on the same input: the same output, to float rounding.
+                (om, oa), (cm, ca) = got["onnxruntime"][key][2], got["cnncodec"][key][2]
+                if abs(om - cm) > 2e-6 + 1e-4 * oa or abs(oa - ca) > 2e-6 + 1e-4 * oa:
+                    sys.exit(f"{e['network']} {size}: onnxruntime's output (mean {om}, mean abs {oa}) "
+                             f"is not cnncodec's (mean {cm}, mean abs {ca}): not the same network")
                 cg = got["cnncodec"][key][1]
                 if abs(cg - g) > 0.051 + 0.01 * g:
                     print(f"warning: cnncodec counts {cg} GFLOP/frame for {e['network']} {size}, we count "

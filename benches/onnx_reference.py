@@ -262,23 +262,26 @@ def main():
     print(f"onnxruntime {ort.__version__} CPUExecutionProvider, {a.threads} intra-op threads, 1 inter-op, "
           f"ORT_ENABLE_ALL, sequential, {model['name']} ({describe(model, 'comcnn')}, RecCNN {rec['features']} "
           f"features x {rec['depth']} layers), {a.frames} frames each after a warm-up\n")
-    print("| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s | output mean, mean abs |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for size in a.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         for kind in kinds:
             c = model[kind]["cfg"]["channels"]
             sess = session(onnx_graph(network_layers(model, kind), c, w, h, kind), a.threads)
             feed = {"x": ramp(c, w, h)}
-            sess.run(None, feed)  # warm-up: allocation, caches, kernel choice
+            out = sess.run(None, feed)[0]  # warm-up: allocation, caches, kernel choice
             t = time.perf_counter()
             for _ in range(a.frames):
                 sess.run(None, feed)
             ms = (time.perf_counter() - t) * 1000 / a.frames
             g = flops(kind, model[kind]["cfg"], w, h) / 1e9
             label = "ComCNN" if kind == "comcnn" else "RecCNN"
-            # two decimals (cnncodec bench prints one): the small ComCNNs take a few ms
-            print(f"| {label} | {w}x{h} | {ms:.2f} | {1000 / ms:.2f} | {g:.1f} | {g / (ms / 1000):.1f} |", flush=True)
+            # The output's mean and mean absolute value, as `cnncodec bench` prints them: the
+            # same network on the same input gives the same figures.
+            summary = f"{out.astype(np.float64).mean():.7f}, {np.abs(out.astype(np.float64)).mean():.7f}"
+            print(f"| {label} | {w}x{h} | {ms:.2f} | {1000 / ms:.2f} | {g:.1f} | {g / (ms / 1000):.1f} | {summary} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -73,13 +73,16 @@ pub struct BenchResult {
     pub ms_per_frame: f64,
     pub gflop_per_frame: f64,
     pub gflops: f64,
+    /// Mean and mean absolute value of the network's output on the benchmark's input, to
+    /// check that another engine ran the same network (`None` for the decode step).
+    pub output_check: Option<(f64, f64)>,
 }
 
 impl BenchResult {
     /// A table row; `peak` (GFLOP/s) adds the share of the machine's peak.
     pub fn row(&self, peak: Option<f64>) -> String {
         format!(
-            "| {} | {}x{} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            "| {} | {}x{} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} |",
             self.network,
             self.width,
             self.height,
@@ -90,12 +93,14 @@ impl BenchResult {
             peak.map_or("-".to_owned(), |p| format!(
                 "{:.0} %",
                 100.0 * self.gflops / p
-            ))
+            )),
+            self.output_check
+                .map_or("-".to_owned(), |(m, a)| format!("{m:.7}, {a:.7}"))
         )
     }
 }
 
-pub const TABLE_HEADER: &str = "| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s | of peak |\n| --- | --- | --- | --- | --- | --- | --- |";
+pub const TABLE_HEADER: &str = "| network | frame | ms/frame | frames/s | GFLOP/frame | GFLOP/s | of peak | output mean, mean abs |\n| --- | --- | --- | --- | --- | --- | --- | --- |";
 
 /// Times `frames` runs of each of `timed` (after one warm-up) at `w` x `h`.
 pub fn bench_size(
@@ -132,24 +137,33 @@ pub fn bench_size(
     timed
         .iter()
         .map(|&what| {
-            let (ms, flops) = match what {
+            let check = |p: Plane| {
+                let n = p.data.len().max(1) as f64;
+                let mean = p.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let abs = p.data.iter().map(|&v| (v as f64).abs()).sum::<f64>() / n;
+                Some((mean, abs))
+            };
+            let (ms, flops, output_check) = match what {
                 Timed::ComCnn => (
                     time(&|| {
                         std::hint::black_box(engine.compact(&input));
                     }),
                     comcnn_flops(com, w, h),
+                    check(engine.compact(&input)),
                 ),
                 Timed::RecCnn => (
                     time(&|| {
                         std::hint::black_box(engine.residual(&input));
                     }),
                     reccnn_flops(rec, w, h),
+                    check(engine.residual(&input)),
                 ),
                 Timed::Decode => (
                     time(&|| {
                         std::hint::black_box(crate::pipeline::restore_luma(engine, &compact, w, h));
                     }),
                     reccnn_flops(rec, w, h),
+                    None,
                 ),
             };
             BenchResult {
@@ -159,6 +173,7 @@ pub fn bench_size(
                 ms_per_frame: ms,
                 gflop_per_frame: flops / 1e9,
                 gflops: flops / 1e9 / (ms / 1000.0),
+                output_check,
             }
         })
         .collect()
