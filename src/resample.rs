@@ -5,6 +5,8 @@
 //! symmetric index extension at the borders, no antialiasing when enlarging, and the dimension
 //! with the smaller scale resized first. Arithmetic is in f64 as MATLAB's is for double input.
 
+use rayon::prelude::*;
+
 use crate::image::Plane;
 
 const KERNEL_WIDTH: f64 = 4.0;
@@ -80,23 +82,35 @@ fn resize_dim(
         (w, out_len)
     };
     let mut out = vec![0.0; ow * oh];
-    for y in 0..oh {
-        for x in 0..ow {
-            let o = if horizontal { x } else { y };
-            let mut acc = 0.0;
-            for t in 0..c.taps {
-                let k = o * c.taps + t;
-                let s = c.indices[k];
-                let v = if horizontal {
-                    src[y * w + s]
-                } else {
-                    src[s * w + x]
-                };
-                acc += c.weights[k] * v;
+    // Rows across the cores; each value is summed tap by tap in the same order either way.
+    out.par_chunks_mut(ow).enumerate().for_each(|(y, row)| {
+        if horizontal {
+            let src_row = &src[y * w..(y + 1) * w];
+            for (x, o) in row.iter_mut().enumerate() {
+                let k = x * c.taps;
+                let mut acc = 0.0;
+                for (&s, &wt) in c.indices[k..k + c.taps]
+                    .iter()
+                    .zip(&c.weights[k..k + c.taps])
+                {
+                    acc += wt * src_row[s];
+                }
+                *o = acc;
             }
-            out[y * ow + x] = acc;
+        } else {
+            // One weighted source row at a time: the same sums, vectorised along the row.
+            let k = y * c.taps;
+            for (&s, &wt) in c.indices[k..k + c.taps]
+                .iter()
+                .zip(&c.weights[k..k + c.taps])
+            {
+                let src_row = &src[s * w..(s + 1) * w];
+                for (o, &v) in row.iter_mut().zip(src_row) {
+                    *o += wt * v;
+                }
+            }
         }
-    }
+    });
     (out, ow, oh)
 }
 
