@@ -142,7 +142,7 @@ impl CpuEngine {
         self.isa
     }
 
-    /// Row bands per frame (one per thread of rayon's pool).
+    /// Threads of rayon's pool: a frame is cut into at most this many row bands.
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -156,13 +156,17 @@ impl CpuEngine {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_default();
+        // Above its first row a band recomputes a few rows of each layer (about depth^2 / 2 row
+        // computations); bands of at least 2 x depth rows keep that under a quarter of their
+        // work where cores are many or frames small.
+        let bands = self.threads.min((h / (2 * net.depth())).max(1));
         net.run(
             &input.data,
             input.width,
             input.height,
             &mut out.data,
             &mut workspace,
-            self.threads,
+            bands,
         );
         let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
         // One workspace per concurrent caller; the most recently used first.

@@ -118,6 +118,11 @@ impl Network {
         })
     }
 
+    /// Number of layers.
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Kernel names, for logs.
     pub fn kernels(&self) -> String {
         let mut names: Vec<&str> = self
