@@ -157,9 +157,8 @@ impl CpuEngine {
             .pop()
             .unwrap_or_default();
         // Above its first row a band recomputes a few rows of each layer (about depth^2 / 2 row
-        // computations); bands of at least 2 x depth rows keep that under a quarter of their
-        // work where cores are many or frames small.
-        let bands = self.threads.min((h / (2 * net.depth())).max(1));
+        // computations): a second band pays while each band keeps more than depth / 2 rows.
+        let bands = self.threads.min((2 * h / net.depth()).max(1));
         net.run(
             &input.data,
             input.width,
