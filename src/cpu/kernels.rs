@@ -126,35 +126,67 @@ unsafe fn reduce_portable(a: &ReduceRow) {
     reduce_row::<Portable>(a)
 }
 
+/// Work done in tiles along one axis, the tile's length a const parameter (so that each
+/// length gets its own register allocation).
+trait Tiles {
+    unsafe fn tile<const Q: usize>(&self, start: usize);
+}
+
+/// `tiles.tile::<P>` over `0..len` in steps of `P`, then the rest in tiles of 8, 4, 2 and 1
+/// (each shorter than `P`).
+#[inline(always)]
+unsafe fn for_each_tile<const P: usize, T: Tiles>(len: usize, tiles: &T) {
+    let mut start = 0;
+    while start + P <= len {
+        tiles.tile::<P>(start);
+        start += P;
+    }
+    let mut rest = len - start;
+    if rest >= 8 {
+        tiles.tile::<8>(start);
+        (start, rest) = (start + 8, rest - 8);
+    }
+    if rest >= 4 {
+        tiles.tile::<4>(start);
+        (start, rest) = (start + 4, rest - 4);
+    }
+    if rest >= 2 {
+        tiles.tile::<2>(start);
+        (start, rest) = (start + 2, rest - 2);
+    }
+    if rest == 1 {
+        tiles.tile::<1>(start);
+    }
+}
+
+/// One block of output channels of a direct row, tiled along the row's pixels.
+struct DirectTiles<'a, V, const NV: usize> {
+    row: &'a DirectRow,
+    weights: *const f32,
+    bias: *const f32,
+    oc0: usize,
+    vector: std::marker::PhantomData<V>,
+}
+
+impl<V: Vector, const NV: usize> Tiles for DirectTiles<'_, V, NV> {
+    #[inline(always)]
+    unsafe fn tile<const Q: usize>(&self, x0: usize) {
+        direct_tile::<V, NV, Q>(self.row, self.weights, self.bias, x0, self.oc0)
+    }
+}
+
 #[inline(always)]
 unsafe fn direct_row<V: Vector, const NV: usize, const P: usize>(a: &DirectRow) {
     let block = NV * V::LANES;
     for b in 0..a.blocks {
-        let weights = a.weights.add(b * 9 * a.cin * block);
-        let bias = a.bias.add(b * block);
-        let oc0 = b * block;
-        let mut x = 0;
-        while x + P <= a.width {
-            direct_tile::<V, NV, P>(a, weights, bias, x, oc0);
-            x += P;
-        }
-        // The rest of the row in tiles of 8, 4, 2, 1 pixels (each smaller than P).
-        let mut rest = a.width - x;
-        if rest >= 8 {
-            direct_tile::<V, NV, 8>(a, weights, bias, x, oc0);
-            (x, rest) = (x + 8, rest - 8);
-        }
-        if rest >= 4 {
-            direct_tile::<V, NV, 4>(a, weights, bias, x, oc0);
-            (x, rest) = (x + 4, rest - 4);
-        }
-        if rest >= 2 {
-            direct_tile::<V, NV, 2>(a, weights, bias, x, oc0);
-            (x, rest) = (x + 2, rest - 2);
-        }
-        if rest == 1 {
-            direct_tile::<V, NV, 1>(a, weights, bias, x, oc0);
-        }
+        let tiles = DirectTiles::<V, NV> {
+            row: a,
+            weights: a.weights.add(b * 9 * a.cin * block),
+            bias: a.bias.add(b * block),
+            oc0: b * block,
+            vector: std::marker::PhantomData,
+        };
+        for_each_tile::<P, _>(a.width, &tiles);
     }
 }
 
@@ -316,6 +348,23 @@ unsafe fn weight_grad_portable(a: &WeightGradRow) {
     weight_grad_row::<Portable, 1, 4>(a)
 }
 
+/// One tap and block of output channels of a weight-gradient row, tiled along the input
+/// channels.
+struct WeightGradTiles<'a, V, const NV: usize> {
+    row: &'a WeightGradRow,
+    src: *const f32,
+    acc: *mut f32,
+    oc0: usize,
+    vector: std::marker::PhantomData<V>,
+}
+
+impl<V: Vector, const NV: usize> Tiles for WeightGradTiles<'_, V, NV> {
+    #[inline(always)]
+    unsafe fn tile<const Q: usize>(&self, c0: usize) {
+        weight_grad_tile::<V, NV, Q>(self.row, self.src, self.acc, c0, self.oc0)
+    }
+}
+
 #[inline(always)]
 unsafe fn weight_grad_row<V: Vector, const NV: usize, const P: usize>(a: &WeightGradRow) {
     let block = NV * V::LANES;
@@ -323,29 +372,14 @@ unsafe fn weight_grad_row<V: Vector, const NV: usize, const P: usize>(a: &Weight
         let oc0 = b * block;
         for tap in 0..9 {
             let (ky, kx) = (tap / 3, tap % 3);
-            let src = a.rows[ky].add(kx * a.in_pix);
-            let acc = a.acc.add(tap * a.cin * a.dy_pix + oc0);
-            let mut c = 0;
-            while c + P <= a.cin {
-                weight_grad_tile::<V, NV, P>(a, src, acc, c, oc0);
-                c += P;
-            }
-            let mut rest = a.cin - c;
-            if rest >= 8 {
-                weight_grad_tile::<V, NV, 8>(a, src, acc, c, oc0);
-                (c, rest) = (c + 8, rest - 8);
-            }
-            if rest >= 4 {
-                weight_grad_tile::<V, NV, 4>(a, src, acc, c, oc0);
-                (c, rest) = (c + 4, rest - 4);
-            }
-            if rest >= 2 {
-                weight_grad_tile::<V, NV, 2>(a, src, acc, c, oc0);
-                (c, rest) = (c + 2, rest - 2);
-            }
-            if rest == 1 {
-                weight_grad_tile::<V, NV, 1>(a, src, acc, c, oc0);
-            }
+            let tiles = WeightGradTiles::<V, NV> {
+                row: a,
+                src: a.rows[ky].add(kx * a.in_pix),
+                acc: a.acc.add(tap * a.cin * a.dy_pix + oc0),
+                oc0,
+                vector: std::marker::PhantomData,
+            };
+            for_each_tile::<P, _>(a.cin, &tiles);
         }
     }
 }

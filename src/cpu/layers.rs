@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::kernels::{
     direct_kernel, reduce_kernel, weight_grad_kernel, DirectRow, ReduceRow, WeightGradRow,
 };
-use super::network::AlignedBuf;
+use super::network::{pack_direct_weights, pack_reduce_weights, AlignedBuf, ConvSpec};
 use super::Isa;
 
 /// Shape of a batch of channels-last images.
@@ -38,18 +38,18 @@ impl Batch {
 struct InputRows {
     ring: AlignedBuf,
     zero: AlignedBuf,
-    row_len: usize,
+    row: usize,
     pix: usize,
     next: usize,
 }
 
 impl InputRows {
     fn new(w: usize, pix: usize) -> Self {
-        let row_len = ((w + 2) * pix).next_multiple_of(16);
+        let row = ((w + 2) * pix).next_multiple_of(16);
         Self {
-            ring: AlignedBuf::zeroed(3 * row_len),
-            zero: AlignedBuf::zeroed(row_len),
-            row_len,
+            ring: AlignedBuf::zeroed(3 * row),
+            zero: AlignedBuf::zeroed(row),
+            row,
             pix,
             next: 0,
         }
@@ -61,7 +61,7 @@ impl InputRows {
         self.next = self.next.max(y.saturating_sub(1));
         while self.next <= (y + 1).min(h - 1) {
             let r = self.next;
-            let slot = (r % 3) * self.row_len + self.pix;
+            let slot = (r % 3) * self.row + self.pix;
             let dst = &mut self.ring.as_mut_slice()[slot..slot + w * self.pix];
             dst.copy_from_slice(&image[r * w * self.pix..(r + 1) * w * self.pix]);
             self.next += 1;
@@ -70,8 +70,8 @@ impl InputRows {
         [0, 1, 2].map(|ky| {
             let r = (y + ky).wrapping_sub(1);
             if r < h {
-                // SAFETY: three rows of `row_len` floats.
-                unsafe { base.add((r % 3) * self.row_len) }
+                // SAFETY: three rows of `row` floats.
+                unsafe { base.add((r % 3) * self.row) }
             } else {
                 self.zero.ptr()
             }
@@ -109,37 +109,30 @@ pub fn conv3x3(
         return out;
     }
     let zeros = vec![0f32; cout];
-    let bias = bias.unwrap_or(&zeros);
+    let spec = ConvSpec {
+        weight,
+        bias: bias.unwrap_or(&zeros),
+        cin,
+        cout,
+        stride: 1,
+        relu: false,
+    };
+    // A few output channels from 8-channel multiples: the one-channel kernel, once per
+    // output channel; else the direct kernels.
     let reduce = cout <= 3 && cin.is_multiple_of(8);
-    // Packed weights: per output channel `[tap][cin]` (reduce), else as the direct kernel's.
-    let (kernel, out_pix, packed, packed_bias) = if reduce {
-        let mut p = AlignedBuf::zeroed(cout * 9 * cin);
-        let s = p.as_mut_slice();
-        for oc in 0..cout {
-            for ci in 0..cin {
-                for tap in 0..9 {
-                    s[(oc * 9 + tap) * cin + ci] = weight[(oc * cin + ci) * 9 + tap];
-                }
-            }
-        }
-        (None, cout, p, AlignedBuf::zeroed(0))
-    } else {
+    let reduce_weights: Vec<AlignedBuf> = match reduce {
+        true => (0..cout)
+            .map(|oc| pack_reduce_weights(&spec, oc, cin))
+            .collect(),
+        false => Vec::new(),
+    };
+    let direct = (!reduce).then(|| {
         let k = direct_kernel(isa, cout);
         let out_pix = cout.next_multiple_of(k.block);
-        let mut p = AlignedBuf::zeroed(out_pix * 9 * cin);
-        let s = p.as_mut_slice();
-        for oc in 0..cout {
-            let (b, j) = (oc / k.block, oc % k.block);
-            for ci in 0..cin {
-                for tap in 0..9 {
-                    s[((b * 9 + tap) * cin + ci) * k.block + j] = weight[(oc * cin + ci) * 9 + tap];
-                }
-            }
-        }
-        let mut pb = AlignedBuf::zeroed(out_pix);
-        pb.as_mut_slice()[..cout].copy_from_slice(bias);
-        (Some(k), out_pix, p, pb)
-    };
+        let (weights, bias) = pack_direct_weights(&spec, k.block, out_pix);
+        (k, out_pix, weights, bias)
+    });
+    let out_pix = direct.as_ref().map_or(cout, |d| d.1);
     let reduce_fn = reduce_kernel(isa);
     let dst = SyncPtr(out.as_mut_ptr());
     shape.units().into_par_iter().for_each(|(img, r0, r1)| {
@@ -151,15 +144,16 @@ pub fn conv3x3(
             // SAFETY: every unit writes only its own rows of `out`.
             let out_row = unsafe { dst.get().add((img * h + y) * w * cout) };
             unsafe {
-                match kernel {
+                match &direct {
                     None => {
-                        for (oc, &b) in bias.iter().enumerate() {
+                        for (oc, (&b, packed)) in spec.bias.iter().zip(&reduce_weights).enumerate()
+                        {
                             let target = if cout == 1 { out_row } else { tmp.ptr_mut() };
                             reduce_fn(&ReduceRow {
                                 rows: input,
                                 in_pix: cin,
                                 stride: 1,
-                                weights: packed.ptr().add(oc * 9 * cin),
+                                weights: packed.ptr(),
                                 bias: b,
                                 out: target,
                                 width: w,
@@ -171,7 +165,8 @@ pub fn conv3x3(
                             }
                         }
                     }
-                    Some(k) => {
+                    Some((k, out_pix, weights, bias)) => {
+                        let out_pix = *out_pix;
                         let direct = out_pix == cout;
                         let target = if direct { out_row } else { tmp.ptr_mut() };
                         (k.run)(&DirectRow {
@@ -179,8 +174,8 @@ pub fn conv3x3(
                             in_pix: cin,
                             cin,
                             stride: 1,
-                            weights: packed.ptr(),
-                            bias: packed_bias.ptr(),
+                            weights: weights.ptr(),
+                            bias: bias.ptr(),
                             out: target,
                             out_pix,
                             width: w,

@@ -278,9 +278,34 @@ impl Network {
 }
 
 fn pack_direct(c: &ConvSpec, kernel: DirectKernel, out_pix: usize) -> Op {
-    let block = kernel.block;
-    let blocks = out_pix / block;
-    let mut weights = AlignedBuf::zeroed(blocks * 9 * c.cin * block);
+    let (weights, bias) = pack_direct_weights(c, kernel.block, out_pix);
+    Op::Direct {
+        kernel,
+        weights,
+        bias,
+        blocks: out_pix / kernel.block,
+    }
+}
+
+fn pack_reduce(c: &ConvSpec, in_pix: usize, isa: Isa) -> Op {
+    Op::Reduce {
+        kernel: reduce_kernel(isa),
+        weights: (0..c.cout)
+            .map(|oc| pack_reduce_weights(c, oc, in_pix))
+            .collect(),
+        bias: c.bias.to_vec(),
+    }
+}
+
+/// `c`'s weights as the direct kernels read them, `[block][ky][kx][cin][block channels]`
+/// with blocks of `block` output channels, and its bias; both padded with zeros to
+/// `out_pix` output channels.
+pub(crate) fn pack_direct_weights(
+    c: &ConvSpec,
+    block: usize,
+    out_pix: usize,
+) -> (AlignedBuf, AlignedBuf) {
+    let mut weights = AlignedBuf::zeroed(out_pix * 9 * c.cin);
     let packed = weights.as_mut_slice();
     for oc in 0..c.cout {
         let (b, j) = (oc / block, oc % block);
@@ -293,32 +318,20 @@ fn pack_direct(c: &ConvSpec, kernel: DirectKernel, out_pix: usize) -> Op {
     }
     let mut bias = AlignedBuf::zeroed(out_pix);
     bias.as_mut_slice()[..c.cout].copy_from_slice(c.bias);
-    Op::Direct {
-        kernel,
-        weights,
-        bias,
-        blocks,
-    }
+    (weights, bias)
 }
 
-fn pack_reduce(c: &ConvSpec, in_pix: usize, isa: Isa) -> Op {
-    let weights = (0..c.cout)
-        .map(|oc| {
-            let mut w = AlignedBuf::zeroed(9 * in_pix);
-            let packed = w.as_mut_slice();
-            for ci in 0..c.cin {
-                for tap in 0..9 {
-                    packed[tap * in_pix + ci] = c.weight[(oc * c.cin + ci) * 9 + tap];
-                }
-            }
-            w
-        })
-        .collect();
-    Op::Reduce {
-        kernel: reduce_kernel(isa),
-        weights,
-        bias: c.bias.to_vec(),
+/// Output channel `oc` of `c` as the one-channel kernel reads it, `[ky][kx][in_pix]`, the
+/// input channels beyond `c.cin` zero.
+pub(crate) fn pack_reduce_weights(c: &ConvSpec, oc: usize, in_pix: usize) -> AlignedBuf {
+    let mut w = AlignedBuf::zeroed(9 * in_pix);
+    let packed = w.as_mut_slice();
+    for ci in 0..c.cin {
+        for tap in 0..9 {
+            packed[tap * in_pix + ci] = c.weight[(oc * c.cin + ci) * 9 + tap];
+        }
     }
+    w
 }
 
 /// What the bands of one frame share.
