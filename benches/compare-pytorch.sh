@@ -84,27 +84,28 @@ fi
 if [ -n "$features$depth" ]; then
   nets=${features:-64}x${depth:-20}
 fi
+# Round $r of network $i ($f x $d) for each side; burn's generic path in round 1 only.
+ours() {
+  "$bin" bench-train --features "$f" --depth "$d" --batch "$batch" --patch "$patch" \
+    --steps "$steps" --generic "$([ "$r" = 1 ] && echo yes || echo no)" \
+    | tee "$out/$i.$r.cnncodec.md"
+  echo
+}
+theirs() {
+  # As many threads as the Rust side's "..., N cores" header says it used.
+  cores=$(sed -n 's/.*, \([0-9][0-9]*\) cores$/\1/p' "$out/$i.1.cnncodec.md" | head -n1)
+  "$venv/bin/python" benches/pytorch_reference.py --train --features "$f" --depth "$d" \
+    --batch "$batch" --patch "$patch" --steps "$steps" ${cores:+--threads "$cores"} \
+    | tee "$out/$i.$r.torch.md"
+  echo
+}
 i=0
 for net in ${nets//,/ }; do
   f=${net%x*} d=${net#*x}
   i=$((i + 1))
   echo "$f x $d" >"$out/$i.net"
   for r in $(seq "$rounds"); do
-    ours() {
-      "$bin" bench-train --features "$f" --depth "$d" --batch "$batch" --patch "$patch" \
-        --steps "$steps" --generic "$([ "$r" = 1 ] && echo yes || echo no)" \
-        | tee "$out/$i.$r.cnncodec.md"
-      echo
-    }
-    theirs() {
-      # As many threads as the Rust side's "..., N cores" header says it used.
-      cores=$(sed -n 's/.*, \([0-9][0-9]*\) cores$/\1/p' "$out/$i.1.cnncodec.md" | head -n1)
-      "$venv/bin/python" benches/pytorch_reference.py --train --features "$f" --depth "$d" \
-        --batch "$batch" --patch "$patch" --steps "$steps" ${cores:+--threads "$cores"} \
-        | tee "$out/$i.$r.torch.md"
-      echo
-    }
-    if [ "$r" = 1 ] || [ $((r % 2)) = 1 ]; then ours; theirs; else theirs; ours; fi
+    if [ $((r % 2)) = 1 ]; then ours; theirs; else theirs; ours; fi
   done
 done
 python3 - "$out" "$i" "$rounds" <<'PY'
