@@ -284,10 +284,8 @@ impl Backward<Inner, 3> for BatchNormBackward {
         let (xs, dy) = (f32s(&x), f32s(&grad));
         // A fused ReLU passes the gradient where `x * k + b` is positive (recomputed as the
         // forward computed it); without one, k = 0 and b = 1 pass it everywhere.
-        let (k, b) = match &st.relu {
-            Some((scale, shift)) => (scale.clone(), shift.clone()),
-            None => (vec![0.0; c], vec![1.0; c]),
-        };
+        let pass_all = (vec![0.0; c], vec![1.0; c]);
+        let (k, b) = st.relu.as_ref().unwrap_or(&pass_all);
         let (mean, inv_std) = (&st.mean[..c], &st.inv_std[..c]);
         let (k, b) = (&k[..c], &b[..c]);
         // Per channel: sum of dy and of dy * x_hat.
