@@ -10,6 +10,7 @@ pub mod fastconv;
 pub mod grow;
 pub mod image;
 pub mod j2k;
+pub mod jpeg_proxy;
 pub mod metrics;
 pub mod model;
 pub mod models;

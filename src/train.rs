@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::CpuBackend;
 use crate::fastconv::FastTrainLayers;
 use crate::image::{GrayImage, Plane};
+use crate::jpeg_proxy::JpegProxy;
 use crate::model::{ComCnn, RecCnn};
 use crate::pipeline::{compress_luma, restore_luma, upscale_compact};
 use crate::resample::{imresize_bicubic, resize_matrix};
@@ -92,6 +93,41 @@ pub struct TrainOptions {
     /// antialiasing; 1 = as stored). Shrunk images put more texture in each patch.
     #[serde(default = "original_scale")]
     pub scales: Vec<f64>,
+    /// Measure the development PSNR every this many steps inside a stage and at each stage's
+    /// end (the learning curve, [`TrainState::curve`]); 0: never.
+    #[serde(default)]
+    pub curve_every: usize,
+    /// What stands for the codec between ComCNN and RecCNN in a ComCNN stage.
+    #[serde(default)]
+    pub com_surrogate: ComSurrogate,
+    /// RecCNN's loss leaves out this many pixels at each patch edge (0: the paper's loss over
+    /// the whole patch, zero padding included).
+    #[serde(default)]
+    pub loss_margin: usize,
+}
+
+/// The codec's stand-in while ComCNN trains (the real codec is not differentiable).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComSurrogate {
+    /// The paper's: the compact image reaches RecCNN as it is.
+    #[default]
+    Identity,
+    /// [`crate::jpeg_proxy::JpegProxy`] at the model's JPEG quality.
+    Jpeg,
+}
+
+impl std::str::FromStr for ComSurrogate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "identity" => Ok(Self::Identity),
+            "jpeg" => Ok(Self::Jpeg),
+            other => Err(format!(
+                "{other}: identity (the paper's surrogate) or jpeg (a differentiable JPEG proxy)"
+            )),
+        }
+    }
 }
 
 fn original_scale() -> Vec<f64> {
@@ -129,6 +165,9 @@ impl Default for TrainOptions {
             comcnn_first: false,
             fast_conv_backward: true,
             scales: original_scale(),
+            curve_every: 0,
+            com_surrogate: ComSurrogate::Identity,
+            loss_margin: 0,
         }
     }
 }
@@ -153,6 +192,29 @@ pub struct TrainState {
     /// Sum of the current stage's step losses up to `stage_step`.
     #[serde(default)]
     pub stage_loss_sum: f64,
+    /// The learning curve: development PSNR after so many steps of the run.
+    #[serde(default)]
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One point of a run's learning curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Steps of the whole run done (all stages).
+    pub step: usize,
+    pub stage: usize,
+    pub network: String,
+    /// Mean PSNR (dB) over the development images through the run's codec.
+    pub dev_psnr: f64,
+}
+
+/// `curve` as CSV (`step,stage,network,dev_psnr`).
+pub fn curve_csv(curve: &[CurvePoint]) -> String {
+    let mut out = String::from("step,stage,network,dev_psnr\n");
+    for p in curve {
+        out += &format!("{},{},{},{:.4}\n", p.step, p.stage, p.network, p.dev_psnr);
+    }
+    out
 }
 
 /// BatchNorm epsilon while training (batch variances can be 0). The stored running variance
@@ -326,6 +388,12 @@ impl Trainer {
                 options.patch
             ));
         }
+        if 2 * options.loss_margin >= options.patch {
+            return Err(format!(
+                "loss margin {} leaves nothing of a {}-pixel patch",
+                options.loss_margin, options.patch
+            ));
+        }
         if options.batch == 0 || options.steps_per_stage == 0 {
             return Err("batch and steps per stage must be positive".into());
         }
@@ -341,6 +409,7 @@ impl Trainer {
                 dev_psnr: vec![],
                 stage_step: 0,
                 stage_loss_sum: 0.0,
+                curve: vec![],
             },
             stop_after: None,
             saved_moments: None,
@@ -417,9 +486,9 @@ impl Trainer {
             let stage = self.state.stages_done;
             let rec_turn = stage.is_multiple_of(2) != self.state.options.comcnn_first;
             let loss = if rec_turn {
-                self.rec_stage(&usable, codec, stage, dir, report)?
+                self.rec_stage(&usable, codec, dev, stage, dir, report)?
             } else {
-                self.com_stage(&usable, stage, dir, report)?
+                self.com_stage(&usable, codec, dev, stage, dir, report)?
             };
             let Some(loss) = loss else {
                 return Ok(RunEnd::Stopped);
@@ -464,6 +533,46 @@ impl Trainer {
             }
         }
         Ok(RunEnd::Finished)
+    }
+
+    /// Whether a learning-curve point is due after `done` steps of the current stage.
+    fn curve_due(&self, done: usize, dev: &[GrayImage]) -> bool {
+        let every = self.state.options.curve_every;
+        !dev.is_empty()
+            && every > 0
+            && (done.is_multiple_of(every) || done == self.state.options.steps_per_stage)
+    }
+
+    /// Measures `weights` on `dev` and records it as the curve's point after `done` steps of
+    /// `stage` (replacing a point of the same step, left by an interrupted run), writing
+    /// `curve.csv` into `dir`.
+    #[allow(clippy::too_many_arguments)]
+    fn add_curve_point(
+        &mut self,
+        weights: &ModelWeights,
+        dev: &[GrayImage],
+        codec: &dyn CompactCodec,
+        stage: usize,
+        network: &str,
+        done: usize,
+        dir: Option<&Path>,
+    ) -> Result<(), String> {
+        let step = stage * self.state.options.steps_per_stage + done;
+        let dev_psnr = dev_psnr(weights, dev, codec)?;
+        self.state.curve.retain(|p| p.step < step);
+        self.state.curve.push(CurvePoint {
+            step,
+            stage,
+            network: network.into(),
+            dev_psnr,
+        });
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = dir.join("curve.csv");
+            std::fs::write(&path, curve_csv(&self.state.curve))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Counts a step and says whether to checkpoint (or stop) after `done` of `steps`.
@@ -540,10 +649,12 @@ impl Trainer {
     }
 
     /// One RecCNN stage; `None` when stopped inside it.
+    #[allow(clippy::too_many_arguments)]
     fn rec_stage(
         &mut self,
         images: &[&GrayImage],
         codec: &dyn CompactCodec,
+        dev: &[GrayImage],
         stage: usize,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
@@ -577,7 +688,16 @@ impl Trainer {
             let shape = [opts.batch, 1, opts.patch, opts.patch];
             let input = Tensor::<TrainBackend, 4>::from_data(TensorData::new(inp, shape), &device);
             let target = Tensor::<TrainBackend, 4>::from_data(TensorData::new(tgt, shape), &device);
-            let loss = mse(rec_forward(&rec, input, opts.fast_conv_backward), target);
+            let residual = rec_forward(&rec, input, opts.fast_conv_backward);
+            let loss = match opts.loss_margin {
+                0 => mse(residual, target),
+                m => {
+                    // Only pixels whose receptive field stays inside the patch (as almost all
+                    // of a whole image's do) count.
+                    let inner = [0..opts.batch, 0..1, m..opts.patch - m, m..opts.patch - m];
+                    mse(residual.slice(inner.clone()), target.slice(inner))
+                }
+            };
             let at = StepReport {
                 stage,
                 network: "RecCNN",
@@ -589,6 +709,10 @@ impl Trainer {
             let value;
             (rec, value) = descend(rec, &mut optim, loss, at, report);
             total += value;
+            if self.curve_due(step + 1, dev) {
+                let now = self.with_reccnn(&rec);
+                self.add_curve_point(&now, dev, codec, stage, "RecCNN", step + 1, dir)?;
+            }
             match self.after_step(step + 1, opts.steps_per_stage) {
                 AfterStep::Continue => {}
                 then => {
@@ -606,9 +730,12 @@ impl Trainer {
     }
 
     /// One ComCNN stage; `None` when stopped inside it.
+    #[allow(clippy::too_many_arguments)]
     fn com_stage(
         &mut self,
         images: &[&GrayImage],
+        codec: &dyn CompactCodec,
+        dev: &[GrayImage],
         stage: usize,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
@@ -631,6 +758,23 @@ impl Trainer {
             .transpose()
             .reshape([1, 1, h, p])
             .repeat_dim(0, opts.batch);
+        let proxy = match opts.com_surrogate {
+            ComSurrogate::Identity => None,
+            ComSurrogate::Jpeg if self.weights.meta.codec == "jpeg" => {
+                Some(JpegProxy::<TrainBackend>::new(
+                    h,
+                    h,
+                    self.weights.meta.quality,
+                    &device,
+                ))
+            }
+            ComSurrogate::Jpeg => {
+                return Err(format!(
+                    "the JPEG proxy stands in for JPEG; this model's codec is {}",
+                    self.weights.meta.codec
+                ))
+            }
+        };
         let originals: Vec<Plane> = images.iter().map(|i| i.to_unit()).collect();
         let mut optim = self.stage_optimizer(&com)?;
         let mut rng = Rng(self.state.rng);
@@ -651,6 +795,10 @@ impl Trainer {
             );
             // [b, 1, p, p] -> [b, 1, p/2, p/2] -> bicubic x2 -> [b, 1, p, p]
             let compact = com.forward(x.clone());
+            let compact = match &proxy {
+                Some(proxy) => proxy.forward(compact),
+                None => compact,
+            };
             let up = up_rows.clone().matmul(compact).matmul(up_cols.clone());
             let restored = up.clone() - rec_forward(&rec, up, opts.fast_conv_backward);
             let loss = mse(restored, x);
@@ -665,6 +813,10 @@ impl Trainer {
             let value;
             (com, value) = descend(com, &mut optim, loss, at, report);
             total += value;
+            if self.curve_due(step + 1, dev) {
+                let now = self.with_comcnn(&com);
+                self.add_curve_point(&now, dev, codec, stage, "ComCNN", step + 1, dir)?;
+            }
             match self.after_step(step + 1, opts.steps_per_stage) {
                 AfterStep::Continue => {}
                 then => {
@@ -1198,6 +1350,114 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_learning_curve_has_a_point_every_n_steps_and_survives_a_resume() {
+        let images = tiny_images();
+        let start = ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(6),
+            RecCnnConfig::new().with_features(6).with_depth(4),
+            5,
+        );
+        let options = TrainOptions {
+            patch: 16,
+            batch: 4,
+            steps_per_stage: 10,
+            stages: 2,
+            curve_every: 4,
+            ..Default::default()
+        };
+        let mut whole = Trainer::new(start.clone(), options.clone()).unwrap();
+        whole
+            .run(&images, &images, &IdentityCodec, None, &mut |_| {})
+            .unwrap();
+        let steps: Vec<_> = whole.state.curve.iter().map(|p| p.step).collect();
+        assert_eq!(steps, [4, 8, 10, 14, 18, 20]);
+        assert_eq!(whole.state.curve[3].network, "ComCNN");
+        assert!(whole.state.curve.iter().all(|p| p.dev_psnr.is_finite()));
+        // The final point measures the final weights.
+        let last = dev_psnr(&whole.weights, &images, &IdentityCodec).unwrap();
+        assert!((whole.state.curve[5].dev_psnr - last).abs() < 1e-9);
+
+        let dir = std::env::temp_dir().join(format!("cnncodec-curve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut trainer = Trainer::new(start, options).unwrap();
+        trainer.stop_after = Some(7);
+        trainer
+            .run(&images, &images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .unwrap();
+        let mut trainer = Trainer::resume(&dir).unwrap();
+        trainer
+            .run(&images, &images, &IdentityCodec, Some(&dir), &mut |_| {})
+            .unwrap();
+        assert_eq!(trainer.state.curve, whole.state.curve);
+        let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
+        assert_eq!(csv, curve_csv(&whole.state.curve));
+        assert!(csv.starts_with("step,stage,network,dev_psnr\n4,0,RecCNN,"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn loss_margin_proxy_surrogate_and_a_reccnn_without_batch_norm_train() {
+        let images = tiny_images();
+        let start = ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(6),
+            RecCnnConfig::new()
+                .with_features(6)
+                .with_depth(4)
+                .with_batch_norm(false),
+            5,
+        );
+        assert!(!start.reccnn.contains_key("bn2.gamma"));
+        let options = TrainOptions {
+            patch: 16,
+            batch: 4,
+            steps_per_stage: 6,
+            stages: 2,
+            loss_margin: 3,
+            com_surrogate: ComSurrogate::Jpeg,
+            ..Default::default()
+        };
+        let mut with = Trainer::new(start.clone(), options.clone()).unwrap();
+        with.run(&images, &[], &IdentityCodec, None, &mut |_| {})
+            .unwrap();
+        let plain = TrainOptions {
+            loss_margin: 0,
+            com_surrogate: ComSurrogate::Identity,
+            ..options.clone()
+        };
+        let mut without = Trainer::new(start.clone(), plain).unwrap();
+        without
+            .run(&images, &[], &IdentityCodec, None, &mut |_| {})
+            .unwrap();
+        // Both options change what is learnt (same seed, same patches).
+        assert_ne!(with.state.stage_losses[0], without.state.stage_losses[0]);
+        assert_ne!(with.weights.comcnn, without.weights.comcnn);
+        assert!(with.state.stage_losses.iter().all(|l| l.is_finite()));
+        // A margin that leaves nothing is refused.
+        let too_wide = TrainOptions {
+            loss_margin: 8,
+            ..options.clone()
+        };
+        assert!(Trainer::new(start.clone(), too_wide).is_err());
+        // The proxy stands in for JPEG only.
+        let mut j2k = start;
+        j2k.meta.codec = "jpeg2000".into();
+        let mut t = Trainer::new(
+            j2k,
+            TrainOptions {
+                comcnn_first: true,
+                ..options
+            },
+        )
+        .unwrap();
+        let err = t
+            .run(&images, &[], &IdentityCodec, None, &mut |_| {})
+            .unwrap_err();
+        assert!(err.contains("JPEG proxy"), "{err}");
     }
 
     #[test]

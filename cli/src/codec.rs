@@ -375,6 +375,46 @@ mod tests {
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
     }
 
+    /// The differentiable JPEG proxy that can stand in for the codec while ComCNN trains
+    /// returns nearly what the real `jpegenc ! jpegdec` (islow) returns on a real compact
+    /// image, far closer than the paper's identity surrogate.
+    #[test]
+    fn jpeg_proxy_is_close_to_the_real_codec() {
+        let Some(reference) = cnncodec::reference::require_reference("JPEG proxy test") else {
+            return;
+        };
+        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
+            .unwrap();
+        let compact: Vec<u8> = g["compact_u8"].1.iter().map(|&x| x as u8).collect();
+        let image = GrayImage::new(256, 256, compact.clone());
+        gstcnncodec::runner::init();
+        for quality in [10, 50, 90] {
+            let real = StockCodec(Stock::Jpeg(quality)).code(&image).unwrap();
+            let out = cnncodec::jpeg_proxy::proxy_code(&image, quality);
+            let mean_abs = |a: &mut dyn Iterator<Item = f64>| a.sum::<f64>() / (256.0 * 256.0);
+            let proxy_err = mean_abs(
+                &mut out
+                    .data
+                    .iter()
+                    .zip(&real.data)
+                    .map(|(p, r)| (*p as f64 - *r as f64).abs()),
+            );
+            let identity_err = mean_abs(
+                &mut compact
+                    .iter()
+                    .zip(&real.data)
+                    .map(|(c, r)| (*c as f64 - *r as f64).abs()),
+            );
+            eprintln!(
+                "q{quality}: mean |proxy - jpegdec| {proxy_err:.3} levels, mean |identity - jpegdec| {identity_err:.3}"
+            );
+            assert!(
+                proxy_err < 0.5 && proxy_err * 4.0 < identity_err,
+                "q{quality}: proxy {proxy_err:.3}, identity {identity_err:.3} levels from the real decode"
+            );
+        }
+    }
+
     /// A gray image whose width is not a multiple of 8 codes to the same file and picture on
     /// every run, plain and through the framework, and comes back at its own size.
     #[test]

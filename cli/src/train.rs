@@ -11,7 +11,12 @@
 //! compression ratio (8 = 1 bpp on the compact image, about 0.25 bpp on the original).
 //! Re-running the command resumes from `OUT/checkpoint.*` (the checkpoint's options win, but
 //! `--stages` may extend the run). `--stop-after N` stops after N steps, checkpointed, as an
-//! interruption would (to try resuming).
+//! interruption would (to try resuming). `--curve-every N` measures the development PSNR on
+//! `dev-eval` (never trained on) every N steps and at each stage's end into `OUT/curve.csv`.
+//! `--rec-init fold` trains a model's RecCNN in inference form (BatchNorm folded);
+//! `--batch-norm no` builds a new RecCNN without BatchNorm. `--com-surrogate jpeg` trains
+//! ComCNN through a differentiable JPEG proxy at the model's quality instead of the identity.
+//! `--loss-margin M` leaves M pixels at each patch edge out of RecCNN's loss.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,6 +61,10 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "conv-backward",
             "rec-init",
             "scales",
+            "batch-norm",
+            "curve-every",
+            "com-surrogate",
+            "loss-margin",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -93,6 +102,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         t.state.options.stages = stages;
         t.state.options.checkpoint_every =
             args.parsed("checkpoint-every", t.state.options.checkpoint_every)?;
+        t.state.options.curve_every = args.parsed("curve-every", t.state.options.curve_every)?;
         if t.weights.meta.codec != codec && args.get("codec").is_some() {
             return Err(format!(
                 "--codec: the run in '{}' trains for {}; resume without --codec or start a new run",
@@ -123,9 +133,12 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 t.state.options.scales
             ));
         }
-        if args.get("rec-init").is_some() {
+        if let Some(flag) = ["rec-init", "batch-norm", "com-surrogate", "loss-margin"]
+            .into_iter()
+            .find(|f| args.get(f).is_some())
+        {
             return Err(format!(
-                "--rec-init: the run in '{}' has started; resume without --rec-init or start a new run",
+                "--{flag}: the run in '{}' has started; resume without --{flag} or start a new run",
                 out.display()
             ));
         }
@@ -172,12 +185,28 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             },
             fast_conv_backward: fast_backward_option(&args)?.unwrap_or(true),
             scales: scales_option(&args)?.unwrap_or_else(|| defaults.scales.clone()),
+            curve_every: args.parsed("curve-every", 0)?,
+            loss_margin: args.parsed("loss-margin", 0)?,
+            com_surrogate: args
+                .get("com-surrogate")
+                .unwrap_or("identity")
+                .parse()
+                .map_err(|e| format!("--com-surrogate {e}"))?,
         };
         let name = args
             .get("name")
             .map(str::to_owned)
             .unwrap_or_else(|| cnncodec::models::ladder_name(codec, quality));
         let init = args.get("init").unwrap_or("matconvnet");
+        let batch_norm = match args.get("batch-norm").unwrap_or("yes") {
+            "yes" => true,
+            "no" => false,
+            other => {
+                return Err(format!(
+                    "--batch-norm {other}: yes (the paper's RecCNN) or no (a new RecCNN trained in inference form)"
+                ))
+            }
+        };
         let (mut start, origin) = match init.parse::<InitScheme>() {
             Ok(_) if args.get("rec-init").is_some() => {
                 return Err(format!(
@@ -191,7 +220,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     ComCnnConfig::new().with_features(com_features),
                     RecCnnConfig::new()
                         .with_features(args.parsed("features", 64)?)
-                        .with_depth(args.parsed("depth", 20)?),
+                        .with_depth(args.parsed("depth", 20)?)
+                        .with_batch_norm(batch_norm),
                     options.seed,
                 );
                 initialise(&mut w, scheme, options.seed);
@@ -205,17 +235,35 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     "initialised from '{}' (content hash {}; {})",
                     from.meta.name, from.meta.content_hash, from.meta.provenance
                 );
-                let grow = match args.get("rec-init").unwrap_or("fresh") {
-                    "fresh" => false,
-                    "grow" => true,
+                let rec_init = args.get("rec-init").unwrap_or("fresh");
+                let (grow, fold) = match rec_init {
+                    "fresh" => (false, false),
+                    "grow" => (true, false),
+                    "fold" => (false, true),
                     other => {
                         return Err(format!(
-                            "--rec-init {other}: use fresh (matconvnet) or grow (the model's \
-                             RecCNN widened and deepened, computing the same function)"
+                            "--rec-init {other}: use fresh (matconvnet), grow (the model's \
+                             RecCNN widened and deepened, computing the same function) or fold \
+                             (the model's RecCNN with BatchNorm folded: trained in inference form)"
                         ))
                     }
                 };
-                if args.get("features").is_none() && args.get("depth").is_none() {
+                let resized = args.get("features").is_some() || args.get("depth").is_some();
+                if fold {
+                    if resized {
+                        return Err("--rec-init fold keeps the model's RecCNN size; drop --features and --depth".into());
+                    }
+                    let mut w = from.clone();
+                    let (rec, cfg) =
+                        cnncodec::weights::fold_batch_norm(&from.reccnn, &from.meta.reccnn);
+                    w.reccnn = rec;
+                    w.meta.reccnn = cfg;
+                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    (
+                        w,
+                        format!("{origin}; RecCNN BatchNorm folded (trained in inference form)"),
+                    )
+                } else if !resized {
                     if grow {
                         return Err("--rec-init grow: say how big with --features and/or --depth".into());
                     }
@@ -256,7 +304,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     // A new RecCNN (for example a smaller, faster one) behind that ComCNN.
                     let rec = RecCnnConfig::new()
                         .with_features(args.parsed("features", from.meta.reccnn.features)?)
-                        .with_depth(args.parsed("depth", from.meta.reccnn.depth)?);
+                        .with_depth(args.parsed("depth", from.meta.reccnn.depth)?)
+                        .with_batch_norm(batch_norm);
                     let mut w = ModelWeights::random(
                         &name,
                         from.meta.comcnn.clone(),
@@ -339,10 +388,12 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         .transpose()?
         .filter(|n| *n > 0);
     let mut done = 0usize;
-    // Development images only measure when to stop; they are never trained on.
-    let dev = match trainer.state.options.min_dev_gain_db {
-        None => vec![],
-        Some(_) => {
+    // Development images only measure (when to stop, the learning curve); never trained on.
+    let measures =
+        trainer.state.options.min_dev_gain_db.is_some() || trainer.state.options.curve_every > 0;
+    let dev = match measures {
+        false => vec![],
+        true => {
             let mut dev_args = args.clone_with_split("dev-eval");
             dev_args.positional.clear();
             let (_, files) = crate::eval::image_list_for(&dev_args, "dev-eval")?;
