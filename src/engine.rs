@@ -242,7 +242,7 @@ mod cuda {
     use super::*;
 
     /// burn-cuda's device thread panics without a driver: look for it first.
-    fn driver_present() -> bool {
+    pub fn driver_present() -> bool {
         // SAFETY: dlopen of a system library by name; the handle is closed at once.
         unsafe {
             let name = c"libcuda.so.1";
@@ -276,6 +276,12 @@ mod cuda {
         })
         .map_err(|_| format!("CUDA device {device_index} could not be opened: check device-index against nvidia-smi"))
     }
+}
+
+/// Whether the NVIDIA driver can be loaded (burn-cuda panics without one).
+#[cfg(feature = "cuda")]
+pub fn cuda_driver_present() -> bool {
+    cuda::driver_present()
 }
 
 #[cfg(not(feature = "cuda"))]

@@ -22,19 +22,42 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::record::AdaptorRecord;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams, Optimizer};
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::CpuBackend;
 use crate::fastconv::FastTrainLayers;
 use crate::image::{GrayImage, Plane};
 use crate::jpeg_proxy::JpegProxy;
-use crate::model::{ComCnn, RecCnn};
+use crate::model::{ComCnn, LayerOps, RecCnn};
 use crate::pipeline::{compress_luma, restore_luma, upscale_compact};
 use crate::resample::{imresize_bicubic, resize_matrix};
 use crate::weights::ModelWeights;
 
 /// The training backend: autodiff over the CPU backend.
 pub type TrainBackend = Autodiff<CpuBackend>;
+
+/// A backend training runs on: [`TrainBackend`] (the CPU, the default) or, with the `cuda`
+/// feature, autodiff over burn-cuda.
+pub trait TrainOn: AutodiffBackend {
+    /// RecCNN's layers when the fast convolution backward is asked for; `None`: burn's own.
+    fn fast_layers() -> Option<&'static dyn LayerOps<Self>> {
+        None
+    }
+}
+
+impl TrainOn for TrainBackend {
+    fn fast_layers() -> Option<&'static dyn LayerOps<Self>> {
+        Some(&FastTrainLayers)
+    }
+}
+
+/// Training on one CUDA device (burn-cuda, f32).
+#[cfg(feature = "cuda")]
+pub type CudaTrainBackend = Autodiff<burn_cuda::Cuda>;
+
+#[cfg(feature = "cuda")]
+impl TrainOn for CudaTrainBackend {}
 
 /// The codec between ComCNN and RecCNN during the RecCNN stage.
 pub trait CompactCodec {
@@ -222,7 +245,7 @@ pub fn curve_csv(curve: &[CurvePoint]) -> String {
 pub const TRAIN_BN_EPSILON: f64 = 1e-5;
 
 /// Gives RecCNN's BatchNorm layers the training epsilon (batch variances can be 0).
-pub fn use_training_epsilon(rec: &mut RecCnn<TrainBackend>) {
+pub fn use_training_epsilon<B: Backend>(rec: &mut RecCnn<B>) {
     for layer in &mut rec.hidden {
         if let Some(bn) = &mut layer.bn {
             bn.epsilon = TRAIN_BN_EPSILON;
@@ -318,15 +341,10 @@ fn lr_at(lr: (f64, f64), step: usize, steps: usize) -> f64 {
 }
 
 /// RecCNN's residual for training, with the chosen convolution backward.
-fn rec_forward(
-    rec: &RecCnn<TrainBackend>,
-    x: Tensor<TrainBackend, 4>,
-    fast: bool,
-) -> Tensor<TrainBackend, 4> {
-    if fast {
-        rec.forward_with(x, &FastTrainLayers)
-    } else {
-        rec.forward(x)
+fn rec_forward<B: TrainOn>(rec: &RecCnn<B>, x: Tensor<B, 4>, fast: bool) -> Tensor<B, 4> {
+    match B::fast_layers().filter(|_| fast) {
+        Some(layers) => rec.forward_with(x, layers),
+        None => rec.forward(x),
     }
 }
 
@@ -337,10 +355,10 @@ fn mse<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 1> {
 }
 
 /// One optimiser step of `module` on `loss` at `at.lr`, reported with the loss filled in.
-fn descend<M: AutodiffModule<TrainBackend>>(
+fn descend<B: TrainOn, M: AutodiffModule<B>>(
     module: M,
-    optim: &mut impl Optimizer<M, TrainBackend>,
-    loss: Tensor<TrainBackend, 1>,
+    optim: &mut impl Optimizer<M, B>,
+    loss: Tensor<B, 1>,
     mut at: StepReport,
     report: &mut dyn FnMut(&StepReport),
 ) -> (M, f64) {
@@ -360,8 +378,8 @@ pub enum RunEnd {
     Stopped,
 }
 
-/// The alternating trainer.
-pub struct Trainer {
+/// The alternating trainer, on the CPU unless another [`TrainOn`] backend is named.
+pub struct Trainer<B: TrainOn = TrainBackend> {
     pub weights: ModelWeights,
     pub state: TrainState,
     /// Stop after this many steps of one call to [`Trainer::run`], checkpointed as an
@@ -370,6 +388,7 @@ pub struct Trainer {
     /// Adam's moments from a checkpoint taken inside a stage, for that stage to go on with.
     saved_moments: Option<Vec<Option<Moments>>>,
     steps_this_run: usize,
+    backend: std::marker::PhantomData<B>,
 }
 
 /// What a stage loop does after a step.
@@ -379,7 +398,7 @@ enum AfterStep {
     SaveAndStop,
 }
 
-impl Trainer {
+impl<B: TrainOn> Trainer<B> {
     /// Starts from `weights` (for example [`ModelWeights::random`]).
     pub fn new(weights: ModelWeights, options: TrainOptions) -> Result<Self, String> {
         if options.patch < 4 || !options.patch.is_multiple_of(2) {
@@ -414,7 +433,20 @@ impl Trainer {
             stop_after: None,
             saved_moments: None,
             steps_this_run: 0,
+            backend: std::marker::PhantomData,
         })
+    }
+
+    /// The same run on another backend (its weights, state and optimiser moments move).
+    pub fn on<C: TrainOn>(self) -> Trainer<C> {
+        Trainer {
+            weights: self.weights,
+            state: self.state,
+            stop_after: self.stop_after,
+            saved_moments: self.saved_moments,
+            steps_this_run: self.steps_this_run,
+            backend: std::marker::PhantomData,
+        }
     }
 
     /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`] (inside a stage too).
@@ -443,6 +475,7 @@ impl Trainer {
             stop_after: None,
             saved_moments,
             steps_this_run: 0,
+            backend: std::marker::PhantomData,
         })
     }
 
@@ -594,12 +627,12 @@ impl Trainer {
     /// Records a point inside a stage (`weights` now, `done` steps, their `loss_sum`, the
     /// random stream) and writes it with Adam's moments when there is a `dir`.
     #[allow(clippy::too_many_arguments)]
-    fn save_inside_stage<M: AutodiffModule<TrainBackend>>(
+    fn save_inside_stage<M: AutodiffModule<B>>(
         &mut self,
         dir: Option<&Path>,
         weights: ModelWeights,
         module: &M,
-        optim: &OptimizerAdaptor<Adam, M, TrainBackend>,
+        optim: &OptimizerAdaptor<Adam, M, B>,
         done: usize,
         loss_sum: f64,
         rng: &Rng,
@@ -621,8 +654,8 @@ impl Trainer {
     }
 
     /// The model with `rec` (training form) as its RecCNN, in the stored (inference) form.
-    fn with_reccnn(&self, rec: &RecCnn<TrainBackend>) -> ModelWeights {
-        let com = self.weights.comcnn::<CpuBackend>(&Default::default());
+    fn with_reccnn(&self, rec: &RecCnn<B>) -> ModelWeights {
+        let com = self.weights.comcnn::<B::InnerBackend>(&Default::default());
         let mut trained =
             ModelWeights::from_networks(self.weights.meta.clone(), &com, &rec.valid());
         shift_running_var(&mut trained, TRAIN_BN_EPSILON as f32);
@@ -631,16 +664,16 @@ impl Trainer {
     }
 
     /// The model with `com` as its ComCNN.
-    fn with_comcnn(&self, com: &ComCnn<TrainBackend>) -> ModelWeights {
-        let rec_kept = self.weights.reccnn::<CpuBackend>(&Default::default());
+    fn with_comcnn(&self, com: &ComCnn<B>) -> ModelWeights {
+        let rec_kept = self.weights.reccnn::<B::InnerBackend>(&Default::default());
         ModelWeights::from_networks(self.weights.meta.clone(), &com.valid(), &rec_kept)
     }
 
     /// A fresh Adam, or the one saved inside this stage.
-    fn stage_optimizer<M: AutodiffModule<TrainBackend>>(
+    fn stage_optimizer<M: AutodiffModule<B>>(
         &mut self,
         module: &M,
-    ) -> Result<OptimizerAdaptor<Adam, M, TrainBackend>, String> {
+    ) -> Result<OptimizerAdaptor<Adam, M, B>, String> {
         let optim = AdamConfig::new().init();
         match self.saved_moments.take() {
             Some(saved) if self.state.stage_step > 0 => restore_moments(module, optim, saved),
@@ -663,10 +696,10 @@ impl Trainer {
         // Inputs through the frozen ComCNN and the real codec, once per stage (again on a
         // resume inside the stage: ComCNN has not changed, so neither have they).
         let pairs = reccnn_inputs(&self.weights, images, codec)?;
-        let device = Default::default();
+        let device: B::Device = Default::default();
         let mut for_training = self.weights.clone();
         shift_running_var(&mut for_training, -(TRAIN_BN_EPSILON as f32));
-        let mut rec: RecCnn<TrainBackend> = for_training.reccnn(&device);
+        let mut rec: RecCnn<B> = for_training.reccnn(&device);
         use_training_epsilon(&mut rec);
         let mut optim = self.stage_optimizer(&rec)?;
         let mut rng = Rng(self.state.rng);
@@ -686,8 +719,8 @@ impl Trainer {
                 inp.extend(u);
             }
             let shape = [opts.batch, 1, opts.patch, opts.patch];
-            let input = Tensor::<TrainBackend, 4>::from_data(TensorData::new(inp, shape), &device);
-            let target = Tensor::<TrainBackend, 4>::from_data(TensorData::new(tgt, shape), &device);
+            let input = Tensor::<B, 4>::from_data(TensorData::new(inp, shape), &device);
+            let target = Tensor::<B, 4>::from_data(TensorData::new(tgt, shape), &device);
             let residual = rec_forward(&rec, input, opts.fast_conv_backward);
             let loss = match opts.loss_margin {
                 0 => mse(residual, target),
@@ -741,15 +774,13 @@ impl Trainer {
         report: &mut dyn FnMut(&StepReport),
     ) -> Result<Option<f64>, String> {
         let opts = self.state.options.clone();
-        let device = Default::default();
-        let mut com: ComCnn<TrainBackend> = self.weights.comcnn(&device);
+        let device: B::Device = Default::default();
+        let mut com: ComCnn<B> = self.weights.comcnn(&device);
         // RecCNN frozen in inference form; only ComCNN's parameters are stepped.
-        let rec: RecCnn<TrainBackend> = self.weights.reccnn_folded(&device).no_grad();
+        let rec: RecCnn<B> = self.weights.reccnn_folded(&device).no_grad();
         let (p, h) = (opts.patch, opts.patch / 2);
-        let up_matrix = Tensor::<TrainBackend, 2>::from_data(
-            TensorData::new(resize_matrix(h, p), [p, h]),
-            &device,
-        );
+        let up_matrix =
+            Tensor::<B, 2>::from_data(TensorData::new(resize_matrix(h, p), [p, h]), &device);
         let up_rows = up_matrix
             .clone()
             .reshape([1, 1, p, h])
@@ -758,23 +789,19 @@ impl Trainer {
             .transpose()
             .reshape([1, 1, h, p])
             .repeat_dim(0, opts.batch);
-        let proxy = match opts.com_surrogate {
-            ComSurrogate::Identity => None,
-            ComSurrogate::Jpeg if self.weights.meta.codec == "jpeg" => {
-                Some(JpegProxy::<TrainBackend>::new(
-                    h,
-                    h,
-                    self.weights.meta.quality,
-                    &device,
-                ))
-            }
-            ComSurrogate::Jpeg => {
-                return Err(format!(
-                    "the JPEG proxy stands in for JPEG; this model's codec is {}",
-                    self.weights.meta.codec
-                ))
-            }
-        };
+        let proxy =
+            match opts.com_surrogate {
+                ComSurrogate::Identity => None,
+                ComSurrogate::Jpeg if self.weights.meta.codec == "jpeg" => Some(
+                    JpegProxy::<B>::new(h, h, self.weights.meta.quality, &device),
+                ),
+                ComSurrogate::Jpeg => {
+                    return Err(format!(
+                        "the JPEG proxy stands in for JPEG; this model's codec is {}",
+                        self.weights.meta.codec
+                    ))
+                }
+            };
         let originals: Vec<Plane> = images.iter().map(|i| i.to_unit()).collect();
         let mut optim = self.stage_optimizer(&com)?;
         let mut rng = Rng(self.state.rng);
@@ -789,10 +816,7 @@ impl Trainer {
                 );
                 inp.extend(patch_of(orig, x, y, p, rng.below(8)));
             }
-            let x = Tensor::<TrainBackend, 4>::from_data(
-                TensorData::new(inp, [opts.batch, 1, p, p]),
-                &device,
-            );
+            let x = Tensor::<B, 4>::from_data(TensorData::new(inp, [opts.batch, 1, p, p]), &device);
             // [b, 1, p, p] -> [b, 1, p/2, p/2] -> bicubic x2 -> [b, 1, p, p]
             let compact = com.forward(x.clone());
             let compact = match &proxy {
@@ -845,15 +869,15 @@ struct Moments {
 
 /// Collects each parameter's Adam moments in the module's visiting order (parameter ids are
 /// not stable across runs; the order is).
-struct CollectMoments<'a> {
-    lookup: &'a dyn Fn(&ParamId) -> Option<AdaptorRecord<Adam, TrainBackend>>,
+struct CollectMoments<'a, B: AutodiffBackend> {
+    lookup: &'a dyn Fn(&ParamId) -> Option<AdaptorRecord<Adam, B>>,
     out: Vec<Option<Moments>>,
 }
 
-impl ModuleVisitor<TrainBackend> for CollectMoments<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<TrainBackend, D>>) {
+impl<B: AutodiffBackend> ModuleVisitor<B> for CollectMoments<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let moments = (self.lookup)(&param.id).map(|record| {
-            let state: AdamState<CpuBackend, D> = record.into_state();
+            let state: AdamState<B::InnerBackend, D> = record.into_state();
             let m = state.momentum;
             Moments {
                 time: m.time,
@@ -867,14 +891,14 @@ impl ModuleVisitor<TrainBackend> for CollectMoments<'_> {
 }
 
 /// Rebuilds Adam's records for a freshly built module from moments saved in visiting order.
-struct RestoreMoments {
+struct RestoreMoments<B: AutodiffBackend> {
     saved: VecDeque<Option<Moments>>,
-    records: Vec<(ParamId, AdaptorRecord<Adam, TrainBackend>)>,
+    records: Vec<(ParamId, AdaptorRecord<Adam, B>)>,
     error: Option<String>,
 }
 
-impl ModuleVisitor<TrainBackend> for RestoreMoments {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<TrainBackend, D>>) {
+impl<B: AutodiffBackend> ModuleVisitor<B> for RestoreMoments<B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let Some(saved) = self.saved.pop_front() else {
             self.error =
                 Some("the saved optimiser state has fewer parameters than the network".into());
@@ -889,9 +913,9 @@ impl ModuleVisitor<TrainBackend> for RestoreMoments {
             ));
             return;
         }
-        let device = Default::default();
+        let device = param.val().device();
         let tensor = |v: Vec<f32>| {
-            Tensor::<CpuBackend, D>::from_data(TensorData::new(v, m.shape.clone()), &device)
+            Tensor::<B::InnerBackend, D>::from_data(TensorData::new(v, m.shape.clone()), &device)
         };
         let state = AdamState::new(AdaptiveMomentumState::new(
             m.time,
@@ -903,9 +927,9 @@ impl ModuleVisitor<TrainBackend> for RestoreMoments {
     }
 }
 
-fn collect_moments<M: AutodiffModule<TrainBackend>>(
+fn collect_moments<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
-    optim: &OptimizerAdaptor<Adam, M, TrainBackend>,
+    optim: &OptimizerAdaptor<Adam, M, B>,
 ) -> Vec<Option<Moments>> {
     let records = optim.to_record();
     let lookup = |id: &ParamId| records.get(id).cloned();
@@ -917,11 +941,11 @@ fn collect_moments<M: AutodiffModule<TrainBackend>>(
     visitor.out
 }
 
-fn restore_moments<M: AutodiffModule<TrainBackend>>(
+fn restore_moments<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
-    optim: OptimizerAdaptor<Adam, M, TrainBackend>,
+    optim: OptimizerAdaptor<Adam, M, B>,
     saved: Vec<Option<Moments>>,
-) -> Result<OptimizerAdaptor<Adam, M, TrainBackend>, String> {
+) -> Result<OptimizerAdaptor<Adam, M, B>, String> {
     let mut visitor = RestoreMoments {
         saved: saved.into(),
         records: vec![],
@@ -1316,7 +1340,7 @@ mod tests {
             ..Default::default()
         };
         let dir = std::env::temp_dir().join(format!("cnncodec-stop-{}", std::process::id()));
-        let mut t = Trainer::new(start, options).unwrap();
+        let mut t = Trainer::<TrainBackend>::new(start, options).unwrap();
         t.run(
             &images[..1],
             &images[1..],
@@ -1369,7 +1393,7 @@ mod tests {
             curve_every: 4,
             ..Default::default()
         };
-        let mut whole = Trainer::new(start.clone(), options.clone()).unwrap();
+        let mut whole = Trainer::<TrainBackend>::new(start.clone(), options.clone()).unwrap();
         whole
             .run(&images, &images, &IdentityCodec, None, &mut |_| {})
             .unwrap();
@@ -1383,12 +1407,12 @@ mod tests {
 
         let dir = std::env::temp_dir().join(format!("cnncodec-curve-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut trainer = Trainer::new(start, options).unwrap();
+        let mut trainer = Trainer::<TrainBackend>::new(start, options).unwrap();
         trainer.stop_after = Some(7);
         trainer
             .run(&images, &images, &IdentityCodec, Some(&dir), &mut |_| {})
             .unwrap();
-        let mut trainer = Trainer::resume(&dir).unwrap();
+        let mut trainer = Trainer::<TrainBackend>::resume(&dir).unwrap();
         trainer
             .run(&images, &images, &IdentityCodec, Some(&dir), &mut |_| {})
             .unwrap();
@@ -1421,7 +1445,7 @@ mod tests {
             com_surrogate: ComSurrogate::Jpeg,
             ..Default::default()
         };
-        let mut with = Trainer::new(start.clone(), options.clone()).unwrap();
+        let mut with = Trainer::<TrainBackend>::new(start.clone(), options.clone()).unwrap();
         with.run(&images, &[], &IdentityCodec, None, &mut |_| {})
             .unwrap();
         let plain = TrainOptions {
@@ -1429,7 +1453,7 @@ mod tests {
             com_surrogate: ComSurrogate::Identity,
             ..options.clone()
         };
-        let mut without = Trainer::new(start.clone(), plain).unwrap();
+        let mut without = Trainer::<TrainBackend>::new(start.clone(), plain).unwrap();
         without
             .run(&images, &[], &IdentityCodec, None, &mut |_| {})
             .unwrap();
@@ -1442,11 +1466,11 @@ mod tests {
             loss_margin: 8,
             ..options.clone()
         };
-        assert!(Trainer::new(start.clone(), too_wide).is_err());
+        assert!(Trainer::<TrainBackend>::new(start.clone(), too_wide).is_err());
         // The proxy stands in for JPEG only.
         let mut j2k = start;
         j2k.meta.codec = "jpeg2000".into();
-        let mut t = Trainer::new(
+        let mut t = Trainer::<TrainBackend>::new(
             j2k,
             TrainOptions {
                 comcnn_first: true,
@@ -1477,7 +1501,8 @@ mod tests {
             ..Default::default()
         };
         let mut whole = vec![];
-        let mut uninterrupted = Trainer::new(start.clone(), options.clone()).unwrap();
+        let mut uninterrupted =
+            Trainer::<TrainBackend>::new(start.clone(), options.clone()).unwrap();
         let end = uninterrupted
             .run(&images, &[], &IdentityCodec, None, &mut |r| {
                 whole.push((r.stage, r.step, r.loss))
@@ -1490,7 +1515,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cnncodec-inside-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut pieces = vec![];
-        let mut trainer = Trainer::new(start, options).unwrap();
+        let mut trainer = Trainer::<TrainBackend>::new(start, options).unwrap();
         let mut calls = 0;
         loop {
             trainer.stop_after = Some(5);
@@ -1504,7 +1529,7 @@ mod tests {
                 break;
             }
             assert!(calls < 10, "the run never finishes");
-            trainer = Trainer::resume(&dir).unwrap();
+            trainer = Trainer::<TrainBackend>::resume(&dir).unwrap();
         }
         assert_eq!(calls, 5, "12 + 12 steps in pieces of at most 5");
         assert_eq!(pieces, whole, "the resumed run's losses differ");
@@ -1552,22 +1577,28 @@ mod tests {
         };
         let dir = std::env::temp_dir().join(format!("cnncodec-adam-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut t = Trainer::new(start, options).unwrap();
+        let mut t = Trainer::<TrainBackend>::new(start, options).unwrap();
         t.stop_after = Some(3);
         assert_eq!(
             t.run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})
                 .unwrap(),
             RunEnd::Stopped
         );
-        assert_eq!(Trainer::resume(&dir).unwrap().state.stage_step, 3);
+        assert_eq!(
+            Trainer::<TrainBackend>::resume(&dir)
+                .unwrap()
+                .state
+                .stage_step,
+            3
+        );
         std::fs::write(checkpoint_moments(&dir), b"CNNADAM1 truncated").unwrap();
-        let err = Trainer::resume(&dir).err().unwrap();
+        let err = Trainer::<TrainBackend>::resume(&dir).err().unwrap();
         assert!(
             err.contains("not an optimiser state of this checkpoint"),
             "{err}"
         );
         std::fs::remove_file(checkpoint_moments(&dir)).unwrap();
-        let err = Trainer::resume(&dir).err().unwrap();
+        let err = Trainer::<TrainBackend>::resume(&dir).err().unwrap();
         assert!(err.contains("needs the optimiser state"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1589,7 +1620,7 @@ mod tests {
             ..Default::default()
         };
         let mut losses = vec![];
-        let mut trainer = Trainer::new(start.clone(), options.clone()).unwrap();
+        let mut trainer = Trainer::<TrainBackend>::new(start.clone(), options.clone()).unwrap();
         trainer
             .run(&images, &[], &IdentityCodec, None, &mut |r| {
                 if r.network == "RecCNN" {
@@ -1604,7 +1635,7 @@ mod tests {
 
         // Interrupted after one stage, resumed: the same weights as the uninterrupted run.
         let dir = std::env::temp_dir().join(format!("cnncodec-train-{}", std::process::id()));
-        let mut first_half = Trainer::new(
+        let mut first_half = Trainer::<TrainBackend>::new(
             start,
             TrainOptions {
                 stages: 1,
@@ -1615,7 +1646,7 @@ mod tests {
         first_half
             .run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})
             .unwrap();
-        let mut resumed = Trainer::resume(&dir).unwrap();
+        let mut resumed = Trainer::<TrainBackend>::resume(&dir).unwrap();
         resumed.state.options.stages = 2;
         resumed
             .run(&images, &[], &IdentityCodec, Some(&dir), &mut |_| {})

@@ -45,7 +45,7 @@ pub const USAGE: &str = "usage:
                 [--out DIR] [IMAGE.png ...]
   cnncodec train --out DIR [--codec jpeg|j2k] [--quality Q|RATIO] [--mix-qualities Q,Q...] [--split train] [--data DIR] [--stages N] [--steps N]
                  [--init matconvnet|downsampler|MODEL] [--rec-init fresh|grow|fold] [--batch-norm yes|no] [--first-stage rec|com]
-                 [--rec-lr A:B] [--com-lr A:B] [--com-surrogate identity|jpeg] [--stop-gain DB] [--scales F,F...] [--conv-backward fast|generic]
+                 [--rec-lr A:B] [--com-lr A:B] [--com-surrogate identity|jpeg] [--stop-gain DB] [--scales F,F...] [--conv-backward fast|generic] [--backend cpu|cuda]
                  [--checkpoint-every N] [--curve-every N] [--stop-after N] [--name NAME]
                  [--batch N] [--patch N] [--loss-margin N] [--features N] [--com-features N] [--depth N] [--seed N] [IMAGE.png ...]
   cnncodec recalibrate --model PATH|NAME --out FILE [--split train,train-video] [--scale F] [--batches N]

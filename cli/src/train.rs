@@ -16,7 +16,8 @@
 //! `--rec-init fold` trains a model's RecCNN in inference form (BatchNorm folded);
 //! `--batch-norm no` builds a new RecCNN without BatchNorm. `--com-surrogate jpeg` trains
 //! ComCNN through a differentiable JPEG proxy at the model's quality instead of the identity.
-//! `--loss-margin M` leaves M pixels at each patch edge out of RecCNN's loss.
+//! `--loss-margin M` leaves M pixels at each patch edge out of RecCNN's loss. `--backend cuda`
+//! (a build with the `cuda` feature) trains on the first CUDA device with burn's layers.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +66,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             "curve-every",
             "com-surrogate",
             "loss-margin",
+            "backend",
         ],
     )?;
     let out = PathBuf::from(args.get("out").ok_or("--out DIR is required")?);
@@ -403,7 +405,8 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
-    let end = trainer.run(&images, &dev, codec, Some(&out), &mut |r: &StepReport| {
+    let backend = args.get("backend").unwrap_or("cpu");
+    let mut report = |r: &StepReport| {
         done += 1;
         let eta =
             started.elapsed().as_secs_f64() / done as f64 * total_steps.saturating_sub(done) as f64;
@@ -427,7 +430,17 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
             r.lr,
             started.elapsed().as_secs_f64()
         );
-    })?;
+    };
+    let end = match backend {
+        "cpu" => trainer.run(&images, &dev, codec, Some(&out), &mut report)?,
+        "cuda" => {
+            let (cuda_trainer, end) =
+                train_on_cuda(trainer, &images, &dev, codec, &out, &mut report)?;
+            trainer = cuda_trainer;
+            end
+        }
+        other => return Err(format!("--backend {other}: cpu or cuda")),
+    };
     eprintln!();
     if end == RunEnd::Stopped {
         println!(
@@ -455,6 +468,41 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         model.display()
     );
     Ok(())
+}
+
+/// Runs `trainer` on the first CUDA device (burn's own layers; the `cuda` feature).
+#[cfg(feature = "cuda")]
+fn train_on_cuda(
+    trainer: Trainer,
+    images: &[cnncodec::GrayImage],
+    dev: &[cnncodec::GrayImage],
+    codec: &dyn CompactCodec,
+    out: &std::path::Path,
+    report: &mut dyn FnMut(&StepReport),
+) -> Result<(Trainer, RunEnd), String> {
+    if !cnncodec::engine::cuda_driver_present() {
+        return Err(
+            "--backend cuda needs the NVIDIA driver (libcuda.so.1), which was not found".into(),
+        );
+    }
+    let mut on_gpu = trainer.on::<cnncodec::train::CudaTrainBackend>();
+    let end = on_gpu.run(images, dev, codec, Some(out), report)?;
+    Ok((on_gpu.on(), end))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn train_on_cuda(
+    _: Trainer,
+    _: &[cnncodec::GrayImage],
+    _: &[cnncodec::GrayImage],
+    _: &dyn CompactCodec,
+    _: &std::path::Path,
+    _: &mut dyn FnMut(&StepReport),
+) -> Result<(Trainer, RunEnd), String> {
+    Err(
+        "--backend cuda is not compiled into this build: build the CLI with `--features cuda`"
+            .into(),
+    )
 }
 
 /// Whether `q` is an operating point of `codec`: a JPEG quality or a J2K compression ratio.
