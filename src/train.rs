@@ -515,6 +515,12 @@ impl<B: TrainOn> Trainer<B> {
             return Err(format!("no training image is at least {p}x{p}"));
         }
         self.steps_this_run = 0;
+        let fresh = self.state.stages_done == 0 && self.state.stage_step == 0;
+        if fresh && self.state.options.curve_every > 0 && !dev.is_empty() {
+            // The curve's first point: where the run starts.
+            let start = self.weights.clone();
+            self.add_curve_point(&start, dev, codec, 0, "start", 0, dir)?;
+        }
         while self.state.stages_done < self.state.options.stages {
             let stage = self.state.stages_done;
             let rec_turn = stage.is_multiple_of(2) != self.state.options.comcnn_first;
@@ -1398,12 +1404,15 @@ mod tests {
             .run(&images, &images, &IdentityCodec, None, &mut |_| {})
             .unwrap();
         let steps: Vec<_> = whole.state.curve.iter().map(|p| p.step).collect();
-        assert_eq!(steps, [4, 8, 10, 14, 18, 20]);
-        assert_eq!(whole.state.curve[3].network, "ComCNN");
+        assert_eq!(steps, [0, 4, 8, 10, 14, 18, 20]);
+        assert_eq!(whole.state.curve[0].network, "start");
+        assert_eq!(whole.state.curve[4].network, "ComCNN");
         assert!(whole.state.curve.iter().all(|p| p.dev_psnr.is_finite()));
         // The final point measures the final weights.
         let last = dev_psnr(&whole.weights, &images, &IdentityCodec).unwrap();
-        assert!((whole.state.curve[5].dev_psnr - last).abs() < 1e-9);
+        assert!((whole.state.curve[6].dev_psnr - last).abs() < 1e-9);
+        let first = dev_psnr(&start, &images, &IdentityCodec).unwrap();
+        assert!((whole.state.curve[0].dev_psnr - first).abs() < 1e-9);
 
         let dir = std::env::temp_dir().join(format!("cnncodec-curve-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -1419,7 +1428,7 @@ mod tests {
         assert_eq!(trainer.state.curve, whole.state.curve);
         let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
         assert_eq!(csv, curve_csv(&whole.state.curve));
-        assert!(csv.starts_with("step,stage,network,dev_psnr\n4,0,RecCNN,"));
+        assert!(csv.starts_with("step,stage,network,dev_psnr\n0,0,start,"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The JPEG ladder's long runs (models/jpeg-qN.cnnmodel from the third ladder on): each model of
+# the previous ladder (models/jpeg-qN.cnnmodel as of commit 583b144, taken from git) trained on
+# at its own compact quality, stock jpegenc/jpegdec (islow) in the loop, on the CPU kernels:
+# STEPS steps (default 8000; about 14 minutes each on a 2-core AVX-512 VM), batch 16 of 40x40,
+# learning rate 2e-4 -> 1e-5, checkpointed every 250 steps, with the learning curve (dev-eval
+# PSNR every 1000 steps) in runs/ladder-long/jpeg-qN/curve.csv. The ComCNN is kept, so every
+# model still decodes the others' streams' sizes and the default streams.
+# Re-running resumes each unfinished run from its checkpoint (start it detached:
+# `setsid nohup scripts/train-ladder-long.sh > runs/ladder-long.log 2>&1 &`).
+#   scripts/train-ladder-long.sh [QUALITY...]     (default: 50 30 10 20 70)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
+cargo build --release -p cnncodec-cli --locked
+bin=target/release/cnncodec
+base=583b144
+steps="${STEPS:-8000}"
+mkdir -p runs/ladder-long
+for q in ${@:-50 30 10 20 70}; do
+  out="runs/ladder-long/jpeg-q$q"
+  start="runs/ladder-long/jpeg-q$q-start.cnnmodel"
+  [ -f "$start" ] || git show "$base:models/jpeg-q$q.cnnmodel" > "$start"
+  [ -f "$out/model.cnnmodel" ] && continue
+  "$bin" train --out "$out" --quality "$q" --init "$start" --split train,train-video \
+    --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr 2e-4:1e-5 --seed "$((100 + q))" \
+    --checkpoint-every 250 --curve-every 1000 --name "jpeg-q$q"
+done
