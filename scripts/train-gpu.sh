@@ -32,19 +32,23 @@ prepare() {
     [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
     cargo build --release --locked -p cnncodec-cli --features cuda
     rm -rf "$bundle"
-    mkdir -p "$bundle/lib" "$bundle/plugins" "$bundle/data/splits"
-    cp target/release/cnncodec "$bundle/"
-    strip "$bundle/cnncodec" || true
+    local tools="$bundle/tools"
+    mkdir -p "$tools/lib" "$tools/plugins" "$bundle/data/splits"
+    cp target/release/cnncodec "$tools/"
+    strip "$tools/cnncodec" || true
     local gst_dir
     gst_dir="$(pkg-config --variable=pluginsdir gstreamer-1.0)"
     local plugins=(libgstcoreelements.so libgstapp.so libgstjpeg.so libgstvideoconvertscale.so)
-    for p in "${plugins[@]}"; do cp "$gst_dir/$p" "$bundle/plugins/"; done
-    cp "$(pkg-config --variable=pluginscannerdir gstreamer-1.0)/gst-plugin-scanner" "$bundle/" || true
+    for p in "${plugins[@]}"; do cp "$gst_dir/$p" "$tools/plugins/"; done
+    cp "$(pkg-config --variable=pluginscannerdir gstreamer-1.0)/gst-plugin-scanner" "$tools/" || true
     # Every library the binary and the plugins load, except the C runtime the device has.
-    for f in "$bundle/cnncodec" "$bundle"/plugins/*.so; do
+    for f in "$tools/cnncodec" "$tools"/plugins/*.so; do
         ldd "$f" | awk '/=> \// {print $3}'
     done | sort -u | grep -vE '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libgcc_s)\.so' \
-        | while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
+        | while read -r lib; do cp -L "$lib" "$tools/lib/"; done
+    # Compressed, the programs take a third of their size: the device tool carries 64 MiB.
+    tar -C "$bundle" -cJf "$bundle/tools.tar.xz" tools
+    rm -rf "$tools"
     # The training images as gray PNGs (the trainer reads luma only): a third of the bytes.
     local data
     data="$( [ -d data/splits ] && echo data || echo ../shared/data )"
@@ -54,11 +58,12 @@ prepare() {
             [ -n "$f" ] || continue
             mkdir -p "$bundle/data/$(dirname "$f")"
             gst-launch-1.0 -q filesrc location="$data/$f" ! pngdec ! videoconvert \
-                ! video/x-raw,format=GRAY8 ! pngenc compression-level=9 \
+                ! video/x-raw,format=GRAY8 ! avenc_png pred=mixed compression-level=9 \
                 ! filesink location="$bundle/data/$f"
         done < "$data/splits/$split.txt"
     done
     du -sh "$bundle"
+    [ "$(du -sm "$bundle" | cut -f1)" -le 62 ] || { echo "the bundle is over 62 MiB: carry less" >&2; exit 1; }
     echo "prepared $bundle: run 'scripts/train-gpu.sh run' on the device with carry [\".gpu\"]"
 }
 
@@ -67,17 +72,19 @@ run() {
     local out="${OUT:-gpu-out}"
     mkdir -p "$out"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/report.txt"
-    export LD_LIBRARY_PATH="$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    local tools=/tmp/cnncodec-gpu/tools
+    mkdir -p /tmp/cnncodec-gpu && tar -C /tmp/cnncodec-gpu -xJf "$bundle/tools.tar.xz"
+    export LD_LIBRARY_PATH="$tools/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     # NVRTC (burn-cuda compiles its kernels at run time): the CUDA toolkit's or a wheel's.
     for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
              $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cuda_nvrtc", "lib") for p in nvidia.__path__))' 2>/dev/null); do
         [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
     done
-    export GST_PLUGIN_SYSTEM_PATH="$PWD/$bundle/plugins" GST_PLUGIN_PATH=""
-    export GST_PLUGIN_SCANNER="$PWD/$bundle/gst-plugin-scanner" GST_REGISTRY=/tmp/cnncodec-gst-registry.bin
+    export GST_PLUGIN_SYSTEM_PATH="$tools/plugins" GST_PLUGIN_PATH=""
+    export GST_PLUGIN_SCANNER="$tools/gst-plugin-scanner" GST_REGISTRY=/tmp/cnncodec-gst-registry.bin
     local started=$SECONDS
     set +e
-    timeout 540 "$bundle/cnncodec" train --backend cuda --data "$bundle/data" \
+    timeout 540 "$tools/cnncodec" train --backend cuda --data "$bundle/data" \
         --split train,train-video --out "$out/run" --quality 50 --init jpeg-q50 \
         --rec-init grow --features 64 --depth 20 --stages 1 --steps "$steps" \
         --batch 64 --patch 48 --rec-lr 3e-4:1e-5 --seed 64 --checkpoint-every 250 \
