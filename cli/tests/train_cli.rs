@@ -204,4 +204,69 @@ fn training_writes_a_model_the_elements_load() {
         "{}",
         String::from_utf8_lossy(&eval.stderr)
     );
+
+    // The trained model's RecCNN in inference form (BatchNorm folded), a ComCNN stage through
+    // the JPEG proxy first, and the learning curve on dev-eval every 3 steps.
+    let folded_out = dir.join("folded");
+    let _ = std::fs::remove_dir_all(&folded_out);
+    let mut folded = vec![
+        "train",
+        "--out",
+        folded_out.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--rec-init",
+        "fold",
+        "--quality",
+        "30",
+        "--patch",
+        "16",
+        "--batch",
+        "6",
+        "--steps",
+        "6",
+        "--stages",
+        "2",
+        "--first-stage",
+        "com",
+        "--com-surrogate",
+        "jpeg",
+        "--curve-every",
+        "3",
+    ];
+    folded.extend(images.iter().map(String::as_str));
+    let run = cnncodec(&folded);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let trained = cnncodec::ModelWeights::load(&folded_out.join("model.cnnmodel")).unwrap();
+    assert!(!trained.meta.reccnn.batch_norm);
+    assert!(!trained.reccnn.keys().any(|k| k.starts_with("bn")));
+    assert!(trained.meta.provenance.contains("BatchNorm folded"));
+    let curve = std::fs::read_to_string(folded_out.join("curve.csv")).unwrap();
+    let steps: Vec<&str> = curve
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["0", "3", "6", "9", "12"], "{curve}");
+    assert!(
+        curve.contains(",ComCNN,") && curve.contains(",RecCNN,"),
+        "{curve}"
+    );
+    let state: String = std::fs::read_to_string(folded_out.join("checkpoint.json"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(state.contains("\"com_surrogate\":\"jpeg\""), "{state}");
+    // A loss margin that leaves nothing of the patch is refused.
+    let margin_out = dir.join("margin");
+    let mut margin = args.clone();
+    margin[2] = margin_out.to_str().unwrap();
+    margin.extend(["--loss-margin", "8"]);
+    let refused = cnncodec(&margin);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("loss margin 8"));
 }
