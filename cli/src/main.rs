@@ -27,6 +27,7 @@ use cnncodec::BackendKind;
 mod args;
 mod bench_encoders;
 mod codec;
+mod curves;
 mod demo;
 mod eval;
 mod form_loss;
@@ -57,7 +58,8 @@ pub const USAGE: &str = "usage:
   cnncodec bench-train [--steps N] [--model PATH|NAME | --features N --depth N] [--batch 16] [--patch 40]
                        [--generic yes|no]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
-  cnncodec models [--json]";
+  cnncodec models [--json]
+  cnncodec curves --out FILE.svg [--title T] RUN/curve.csv ...";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("bench-train") => bench_train(&args[1..]),
         Some("models") => models::run_models(&args[1..]),
+        Some("curves") => curves::run_curves(&args[1..]),
         Some("bench-encoders") => bench_encoders::run_bench_encoders(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };

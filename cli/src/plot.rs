@@ -159,7 +159,9 @@ pub fn svg(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Stri
 
 fn trim(v: f64) -> String {
     let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    // A tick computed a hair below zero prints as "0", not "-0".
+    if s == "-0" { "0" } else { s }.to_owned()
 }
 
 /// Writes `svg_path` and, when `rsvg-convert` runs, a PNG beside it (returned).
@@ -188,6 +190,13 @@ pub fn write_plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_have_no_negative_zero() {
+        assert_eq!(trim(-1e-13), "0");
+        assert_eq!(trim(-0.5), "-0.5");
+        assert_eq!(trim(2000.0), "2000");
+    }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
