@@ -18,23 +18,23 @@ which="${1:-all}"
 shift || true
 bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build -p cnncodec-cli --locked
+cargo build --release -p cnncodec-cli --locked
 if [ "$which" = jpeg ] || [ "$which" = all ]; then
-  target/debug/cnncodec eval --split dev-eval \
+  target/release/cnncodec eval --split dev-eval \
     --model jpeg-q10@10,12 --model jpeg-q20 --model jpeg-q30 --model jpeg-q50 --model jpeg-q70 \
     --name "cnncodec built-in ladder" --also-model fast@10,12,20,30,50,70 \
     --also-name "jpeg-q50-fast, compact quality sweep" --out models/dev-eval "$@"
 fi
 if [ "$which" = j2k ] || [ "$which" = all ]; then
-  target/debug/cnncodec eval --codec j2k --split dev-eval \
+  target/release/cnncodec eval --codec j2k --split dev-eval \
     --model j2k-r20@20,18 --model j2k-r12 --model j2k-r8 --model j2k-r6 --model j2k-r4 \
     --name "cnncodec built-in J2K ladder" --out models/dev-eval-j2k "$@"
 fi
 if [ "$which" = paper ] || [ "$which" = all ]; then
-  target/debug/cnncodec eval --split dev-eval --model jpeg-q50-paper@30,40,50,60,70 \
+  target/release/cnncodec eval --split dev-eval --model jpeg-q50-paper@30,40,50,60,70 \
     --name "jpeg-q50-paper (64 x 20), compact quality sweep" \
     --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
     --out models/dev-eval-paper "$@"
 fi
-cargo build -p cnncodec-cli --locked   # picks up the new measurements
-target/debug/cnncodec models
+cargo build --release -p cnncodec-cli --locked   # picks up the new measurements
+target/release/cnncodec models

@@ -13,8 +13,8 @@ out="${2:-runs/reference-$(basename "$model" .cnnmodel)}"
 ref=../shared/reference
 [ -d "$ref/official-qf50" ] || { echo "measure-reference: $ref/official-qf50 is missing" >&2; exit 1; }
 bash scripts/install-deps.sh
-cargo build -p cnncodec-cli --locked
+cargo build --release -p cnncodec-cli --locked
 sweep=30,40,50,60,70
-target/debug/cnncodec eval --model "$model@$sweep" --name "$model" \
+target/release/cnncodec eval --model "$model@$sweep" --name "$model" \
   --also-model "$ref/official-qf50@$sweep" --also-name "released qf50 model" \
   --jpeg-qualities 5,8,10,12,15,20 --out "$out" "$ref/images"
