@@ -1,6 +1,6 @@
 //! `cnncodec curves --out FILE.svg RUN/curve.csv...`: training runs' learning curves (the
 //! development PSNR against steps, from `cnncodec train --curve-every`) in one plot, each
-//! named by its run's folder.
+//! named by its run's folder (`RUN/curve.csv`) or its file name (`jpeg-q50.csv`).
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +40,12 @@ pub fn run_curves(raw: &[String]) -> Result<(), String> {
         .iter()
         .map(|p| {
             let path = PathBuf::from(p);
-            let name = path
-                .parent()
-                .and_then(|d| d.file_name())
+            let named_by = if path.file_name().is_some_and(|f| f == "curve.csv") {
+                path.parent().and_then(|d| d.file_name())
+            } else {
+                path.file_stem()
+            };
+            let name = named_by
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.clone());
             Ok(Series {
