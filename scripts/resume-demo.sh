@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproducibility of a shipped model's training: re-runs the exact command that trained
-# `jpeg-q50-fast` (scripts/train-ladder-comcnn.sh fast; its start, the ladder's base
+# the second ladder's `jpeg-q50-fast` (scripts/train-ladder-comcnn.sh fast; its start, the ladder's base
 # jpeg-mixed-c, is models/bases/jpeg-mixed-c.cnnmodel, which the shipped run read as
 # runs/jpeg-mixed-c/model.cnnmodel), interrupted half-way (--stop-after 1000,
 # which leaves the checkpoint an interruption would) and resumed by running the same command
@@ -22,7 +22,9 @@ train=($bin train --out "$out" --quality 50 --init models/bases/jpeg-mixed-c.cnn
   --name jpeg-q50-fast --split train,train-video --batch 16 --patch 40 --conv-backward generic)
 "${train[@]}" --stop-after 1000
 "${train[@]}"
-$bin eval --split dev-eval --model fast@50 --name shipped --also-model "$out/model.cnnmodel@50" \
+# That model was the built-in `fast` up to commit 583b144 (models/jpeg-q50-fast.cnnmodel there).
+git show 583b144:models/jpeg-q50-fast.cnnmodel > "$out/shipped.cnnmodel"
+$bin eval --split dev-eval --model "$out/shipped.cnnmodel@50" --name shipped --also-model "$out/model.cnnmodel@50" \
   --also-name resumed --jpeg-qualities 5,10 --out "$out/eval" > "$out/eval.txt"
 python3 scripts/compare-runs.py models/logs/jpeg-q50-fast.train.log "$out/train.log" \
   --resumed-at 1000 --rd "$out/eval/rd.json"
