@@ -8,6 +8,9 @@
 # model still decodes the others' streams' sizes and the default streams.
 # Re-running resumes each unfinished run from its checkpoint (start it detached:
 # `setsid nohup scripts/train-ladder-long.sh > runs/ladder-long.log 2>&1 &`).
+# Another round: BASE=<commit whose models/ to start from> OUT=<runs folder> STEPS=N
+# LR=A:B SEED=S (seed S + N), for example the round after the shipped ladder:
+#   BASE=58cfb5b OUT=runs/ladder-long2 STEPS=40000 LR=1e-4:1e-5 SEED=200 scripts/train-ladder-long.sh 50
 #   scripts/train-ladder-long.sh [QUALITY...]     (default: 50 30 10 20 70)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,15 +18,18 @@ bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build --release -p cnncodec-cli --locked
 bin=target/release/cnncodec
-base=583b144
+base="${BASE:-583b144}"
+runs="${OUT:-runs/ladder-long}"
 steps="${STEPS:-8000}"
-mkdir -p runs/ladder-long
+lr="${LR:-2e-4:1e-5}"
+seed="${SEED:-100}"
+mkdir -p "$runs"
 for q in ${@:-50 30 10 20 70}; do
-  out="runs/ladder-long/jpeg-q$q"
-  start="runs/ladder-long/jpeg-q$q-start.cnnmodel"
+  out="$runs/jpeg-q$q"
+  start="$runs/jpeg-q$q-start.cnnmodel"
   [ -f "$start" ] || git show "$base:models/jpeg-q$q.cnnmodel" > "$start"
   [ -f "$out/model.cnnmodel" ] && continue
   "$bin" train --out "$out" --quality "$q" --init "$start" --split train,train-video \
-    --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr 2e-4:1e-5 --seed "$((100 + q))" \
+    --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr "$lr" --seed "$((seed + q))" \
     --checkpoint-every 250 --curve-every 1000 --name "jpeg-q$q"
 done
