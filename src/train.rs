@@ -231,9 +231,12 @@ pub struct CurvePoint {
     pub dev_psnr: f64,
 }
 
-/// `curve` as CSV (`step,stage,network,dev_psnr`).
+/// The header line of a learning curve's CSV.
+pub const CURVE_CSV_HEADER: &str = "step,stage,network,dev_psnr";
+
+/// `curve` as CSV ([`CURVE_CSV_HEADER`], then one line per point).
 pub fn curve_csv(curve: &[CurvePoint]) -> String {
-    let mut out = String::from("step,stage,network,dev_psnr\n");
+    let mut out = format!("{CURVE_CSV_HEADER}\n");
     for p in curve {
         out += &format!("{},{},{},{:.4}\n", p.step, p.stage, p.network, p.dev_psnr);
     }
@@ -545,7 +548,12 @@ impl<B: TrainOn> Trainer<B> {
                     .iter()
                     .map(|d| d.1)
                     .fold(f64::MIN, f64::max);
-                let now = dev_psnr(&self.weights, dev, codec)?;
+                // With a learning curve, these weights were measured at the stage's last step.
+                let stage_end = self.state.stages_done * self.state.options.steps_per_stage;
+                let now = match self.state.curve.last() {
+                    Some(p) if p.step == stage_end => p.dev_psnr,
+                    _ => dev_psnr(&self.weights, dev, codec)?,
+                };
                 self.state.dev_psnr.push((stage, now));
                 if now > best {
                     if let Some(dir) = dir {
@@ -1365,6 +1373,19 @@ mod tests {
     }
 
     /// Three small textured images for the training tests.
+    /// A 6-feature ComCNN and a 6 x 4 RecCNN, with or without BatchNorm.
+    fn tiny_model(batch_norm: bool) -> ModelWeights {
+        ModelWeights::random(
+            "tiny",
+            ComCnnConfig::new().with_features(6),
+            RecCnnConfig::new()
+                .with_features(6)
+                .with_depth(4)
+                .with_batch_norm(batch_norm),
+            5,
+        )
+    }
+
     fn tiny_images() -> Vec<GrayImage> {
         (0..3)
             .map(|s| {
@@ -1385,12 +1406,7 @@ mod tests {
     #[test]
     fn the_learning_curve_has_a_point_every_n_steps_and_survives_a_resume() {
         let images = tiny_images();
-        let start = ModelWeights::random(
-            "tiny",
-            ComCnnConfig::new().with_features(6),
-            RecCnnConfig::new().with_features(6).with_depth(4),
-            5,
-        );
+        let start = tiny_model(true);
         let options = TrainOptions {
             patch: 16,
             batch: 4,
@@ -1435,15 +1451,7 @@ mod tests {
     #[test]
     fn loss_margin_proxy_surrogate_and_a_reccnn_without_batch_norm_train() {
         let images = tiny_images();
-        let start = ModelWeights::random(
-            "tiny",
-            ComCnnConfig::new().with_features(6),
-            RecCnnConfig::new()
-                .with_features(6)
-                .with_depth(4)
-                .with_batch_norm(false),
-            5,
-        );
+        let start = tiny_model(false);
         assert!(!start.reccnn.contains_key("bn2.gamma"));
         let options = TrainOptions {
             patch: 16,
@@ -1496,12 +1504,7 @@ mod tests {
     #[test]
     fn interrupted_inside_stages_the_run_resumes_with_the_same_losses_and_weights() {
         let images = tiny_images();
-        let start = ModelWeights::random(
-            "tiny",
-            ComCnnConfig::new().with_features(6),
-            RecCnnConfig::new().with_features(6).with_depth(4),
-            5,
-        );
+        let start = tiny_model(true);
         let options = TrainOptions {
             patch: 16,
             batch: 4,

@@ -11,7 +11,7 @@ use crate::plot::{write_plot, Series};
 pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut lines = text.lines();
-    if lines.next() != Some("step,stage,network,dev_psnr") {
+    if lines.next() != Some(cnncodec::train::CURVE_CSV_HEADER) {
         return Err(format!(
             "{}: not a curve.csv of cnncodec train",
             path.display()
