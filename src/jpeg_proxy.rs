@@ -253,22 +253,20 @@ mod tests {
             );
             let got: Vec<f32> = proxy.forward(x).into_data().to_vec().unwrap();
             let want = reference(&img, side, quality);
+            let differing = |other: &[f64], levels: f64| {
+                got.iter()
+                    .zip(other)
+                    .filter(|(g, o)| (**g as f64 - **o).abs() > levels / 255.0)
+                    .count()
+            };
             // f32 against f64: a level or pixel can round the other way at an exact half.
-            let off = got
-                .iter()
-                .zip(&want)
-                .filter(|(g, w)| (**g as f64 - **w).abs() > 0.5 / 255.0)
-                .count();
+            let off = differing(&want, 0.5);
             assert!(
                 off * 100 <= side * side,
                 "{side}x{side} q{quality}: {off} pixels differ"
             );
             // And it is not the identity: quantisation changed the picture.
-            let changed = got
-                .iter()
-                .zip(&img)
-                .filter(|(g, i)| (**g as f64 - **i).abs() > 1.0 / 255.0)
-                .count();
+            let changed = differing(&img, 1.0);
             assert!(
                 changed > side,
                 "{side}x{side} q{quality}: only {changed} pixels changed"

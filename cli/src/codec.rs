@@ -357,20 +357,26 @@ mod tests {
     use super::*;
     use cnncodec::train::CompactCodec;
 
+    /// The golden intermediates of the paper's Lena as 8-bit planes (`None`: the reference
+    /// data is skipped on purpose, which `require_reference` says).
+    fn lena_stages_u8(test: &str) -> Option<impl Fn(&str) -> Vec<u8>> {
+        let reference = cnncodec::reference::require_reference(test)?;
+        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
+            .unwrap();
+        Some(move |key: &str| g[key].1.iter().map(|&x| x as u8).collect())
+    }
+
     /// The training loop's codec decodes the golden compact Lena exactly as the reference
     /// pipeline's `jpegenc quality=50 ! jpegdec` (islow) did.
     #[test]
     fn training_codec_reproduces_the_reference_decode() {
-        let Some(reference) = cnncodec::reference::require_reference("training codec test") else {
+        let Some(stage) = lena_stages_u8("training codec test") else {
             return;
         };
-        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
-            .unwrap();
-        let to_u8 = |v: &[f32]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
-        let compact = GrayImage::new(256, 256, to_u8(&g["compact_u8"].1));
+        let compact = GrayImage::new(256, 256, stage("compact_u8"));
         gstcnncodec::runner::init();
         let decoded = StockCodec(Stock::Jpeg(50)).code(&compact).unwrap();
-        assert_eq!(decoded.data, to_u8(&g["decoded_u8"].1));
+        assert_eq!(decoded.data, stage("decoded_u8"));
         // And the bytes are the reference's 8,129.
         assert_eq!(plain_jpeg(&compact, 50).unwrap().bytes, 8129);
     }
@@ -380,12 +386,10 @@ mod tests {
     /// image, far closer than the paper's identity surrogate.
     #[test]
     fn jpeg_proxy_is_close_to_the_real_codec() {
-        let Some(reference) = cnncodec::reference::require_reference("JPEG proxy test") else {
+        let Some(stage) = lena_stages_u8("JPEG proxy test") else {
             return;
         };
-        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
-            .unwrap();
-        let compact: Vec<u8> = g["compact_u8"].1.iter().map(|&x| x as u8).collect();
+        let compact = stage("compact_u8");
         let image = GrayImage::new(256, 256, compact.clone());
         gstcnncodec::runner::init();
         for quality in [10, 50, 90] {

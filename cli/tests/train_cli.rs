@@ -13,6 +13,15 @@ fn cnncodec(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Fails the test with the command's stderr unless it succeeded.
+fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn training_writes_a_model_the_elements_load() {
     let dir = std::env::temp_dir().join(format!("cnncodec-train-cli-{}", std::process::id()));
@@ -56,19 +65,11 @@ fn training_writes_a_model_the_elements_load() {
     let mut interrupted = args.clone();
     interrupted.extend(["--stop-after", "10"]);
     let stopped = cnncodec(&interrupted);
-    assert!(
-        stopped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
+    assert_succeeded(&stopped);
     assert!(String::from_utf8_lossy(&stopped.stdout).contains("stopped after 10 steps"));
     assert!(!out.join("model.cnnmodel").exists());
     let run = cnncodec(&args);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     assert!(
         String::from_utf8_lossy(&run.stderr).contains("at step 10 of stage 0"),
         "{}",
@@ -78,11 +79,7 @@ fn training_writes_a_model_the_elements_load() {
     let at = args.iter().position(|a| *a == "--stages").unwrap() + 1;
     args[at] = "2";
     let resumed = cnncodec(&args);
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    assert_succeeded(&resumed);
     assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming"));
 
     let log = std::fs::read_to_string(out.join("train.log")).unwrap();
@@ -133,11 +130,7 @@ fn training_writes_a_model_the_elements_load() {
         &images[0],
         &images[1],
     ]);
-    assert!(
-        recal.status.success(),
-        "{}",
-        String::from_utf8_lossy(&recal.stderr)
-    );
+    assert_succeeded(&recal);
     let (before, after) = (
         cnncodec::ModelWeights::load(&model).unwrap(),
         cnncodec::ModelWeights::load(&stats).unwrap(),
@@ -172,11 +165,7 @@ fn training_writes_a_model_the_elements_load() {
     scaled[at] = "1";
     scaled.extend(["--scales", "1,0.5", "--stop-after", "2"]);
     let run = cnncodec(&scaled);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     let state: String = std::fs::read_to_string(scaled_out.join("checkpoint.json"))
         .unwrap()
         .split_whitespace()
@@ -199,11 +188,7 @@ fn training_writes_a_model_the_elements_load() {
         dir.join("eval").to_str().unwrap(),
         &images[0],
     ]);
-    assert!(
-        eval.status.success(),
-        "{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    assert_succeeded(&eval);
 
     // The trained model's RecCNN in inference form (BatchNorm folded), a ComCNN stage through
     // the JPEG proxy first, and the learning curve on dev-eval every 3 steps.
@@ -236,11 +221,7 @@ fn training_writes_a_model_the_elements_load() {
     ];
     folded.extend(images.iter().map(String::as_str));
     let run = cnncodec(&folded);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     let trained = cnncodec::ModelWeights::load(&folded_out.join("model.cnnmodel")).unwrap();
     assert!(!trained.meta.reccnn.batch_norm);
     assert!(!trained.reccnn.keys().any(|k| k.starts_with("bn")));
