@@ -5,7 +5,7 @@
 # against the identity surrogate (a 600-step ComCNN stage, then 600 RecCNN steps, each swept
 # over compact qualities 30-70). About 45 minutes on a 2-core VM; into runs/exp/.
 # Re-running skips what is done and resumes what was interrupted.
-#   scripts/train-experiments.sh [bn|fold|margin|full|proxy ...]     (default: all)
+#   scripts/train-experiments.sh [bn|fold|margin|full|scales|scales3|proxy ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -24,12 +24,14 @@ one() { # NAME EXTRA...
   "$bin" eval --split dev-eval --model "runs/exp/$name/model.cnnmodel@50" --name "$name" \
     --out "runs/exp/$name-eval" | grep "^| $name "
 }
-for e in ${@:-bn fold margin full proxy}; do
+for e in ${@:-bn fold margin full scales scales3 proxy}; do
   case "$e" in
     bn) one bn --split train,train-video --patch 40 ;;
     fold) one fold --split train,train-video --patch 40 --rec-init fold ;;
     margin) one fold-m8 --split train,train-video --patch 56 --loss-margin 8 --rec-init fold ;;
     full) one full --split train,train-video,train-full --patch 40 ;;
+    scales) one scales --split train,train-video --patch 40 --scales 1,0.5 ;;
+    scales3) one scales3 --split train,train-video --patch 40 --scales 1,0.5,0.35 ;;
     proxy)
       for s in jpeg identity; do
         [ -f "runs/exp/com-$s/model.cnnmodel" ] || "$bin" train --out "runs/exp/com-$s" \

@@ -9,8 +9,9 @@
 # Re-running resumes each unfinished run from its checkpoint (start it detached:
 # `setsid nohup scripts/train-ladder-long.sh > runs/ladder-long.log 2>&1 &`).
 # Another round: BASE=<commit whose models/ to start from> OUT=<runs folder> STEPS=N
-# LR=A:B SEED=S (seed S + N), for example the round after the shipped ladder:
-#   BASE=58cfb5b OUT=runs/ladder-long2 STEPS=40000 LR=1e-4:1e-5 SEED=200 scripts/train-ladder-long.sh 50
+# LR=A:B SEED=S (seed S + N) SCALES=F,G (multi-scale sampling), for example the fourth ladder:
+#   BASE=fdf408e OUT=runs/ladder-round2 STEPS=10000 LR=1e-4:1e-5 SEED=200 SCALES=1,0.5 \
+#     scripts/train-ladder-long.sh 50 10 30 20 70
 #   scripts/train-ladder-long.sh [QUALITY...]     (default: 50 30 10 20 70)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ runs="${OUT:-runs/ladder-long}"
 steps="${STEPS:-8000}"
 lr="${LR:-2e-4:1e-5}"
 seed="${SEED:-100}"
+scales="${SCALES:-1}"
 mkdir -p "$runs"
 for q in ${@:-50 30 10 20 70}; do
   out="$runs/jpeg-q$q"
@@ -30,6 +32,6 @@ for q in ${@:-50 30 10 20 70}; do
   [ -f "$start" ] || git show "$base:models/jpeg-q$q.cnnmodel" > "$start"
   [ -f "$out/model.cnnmodel" ] && continue
   "$bin" train --out "$out" --quality "$q" --init "$start" --split train,train-video \
-    --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr "$lr" --seed "$((seed + q))" \
+    --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr "$lr" --seed "$((seed + q))" --scales "$scales" \
     --checkpoint-every 250 --curve-every 1000 --name "jpeg-q$q"
 done
