@@ -193,9 +193,49 @@ fn measured_in(report: &serde_json::Value, label: &str) -> Option<Measured> {
     None
 }
 
+/// The built-in ladder model of `codec` for a target bit rate: the highest-rate point whose
+/// measured `dev-eval` bits per pixel do not exceed `bpp`, else the lowest-rate point. The
+/// measurement is over photographs; a scene's own rate may differ.
+pub fn ladder_point_for_bpp(codec: &str, bpp: f64) -> Option<&'static str> {
+    let ladder = ladder_names_for(codec);
+    let rate = |name: &str| {
+        let quality = builtin(name).ok()?.meta.quality;
+        measured(name, codec, quality).map(|m| m.bpp)
+    };
+    ladder
+        .iter()
+        .rev()
+        .find(|n| rate(n).is_some_and(|r| r <= bpp))
+        .or(ladder.first())
+        .copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_rate_picks_the_ladder_point_below_it() {
+        let ladder = ladder_names();
+        if ladder.len() < 2 {
+            return; // a build without the ladder
+        }
+        let bpp = |n: &str| {
+            measured(n, "jpeg", builtin(n).unwrap().meta.quality)
+                .unwrap()
+                .bpp
+        };
+        for (i, name) in ladder.iter().enumerate() {
+            assert_eq!(ladder_point_for_bpp("jpeg", bpp(name)), Some(*name));
+            if let Some(next) = ladder.get(i + 1) {
+                let between = (bpp(name) + bpp(next)) / 2.0;
+                assert_eq!(ladder_point_for_bpp("jpeg", between), Some(*name));
+            }
+        }
+        assert_eq!(ladder_point_for_bpp("jpeg", 0.0), Some(ladder[0]));
+        assert_eq!(ladder_point_for_bpp("jpeg", 100.0), ladder.last().copied());
+        assert_eq!(ladder_point_for_bpp("no-codec", 1.0), None);
+    }
 
     #[test]
     fn every_builtin_model_loads_and_names_its_operating_point() {

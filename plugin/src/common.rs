@@ -275,6 +275,67 @@ pub fn tags_with_info(upstream: Option<&gst::TagList>, info: &StreamInfo) -> gst
     tags
 }
 
+/// The stock encoder element and property a model's operating point sets (`jpeg-q30`:
+/// `jpegenc quality=30`), with the value it was trained for.
+fn trained_setting(meta: &cnncodec::weights::ModelMeta) -> Option<(&'static str, &'static str)> {
+    match meta.codec.as_str() {
+        "jpeg" => Some(("jpegenc", "quality")),
+        "jpeg2000" => Some(("j2kenc", "compression-ratio")),
+        _ => None,
+    }
+}
+
+/// The first element of factory `factory` downstream of `element`'s src pad, through
+/// single-output elements (queue, capsfilter, ...) and into and out of bins.
+fn downstream_element(element: &gst::Element, factory: &str) -> Option<gst::Element> {
+    let mut pad = element.static_pad("src")?.peer()?;
+    for _ in 0..32 {
+        if let Some(ghost) = pad.downcast_ref::<gst::GhostPad>() {
+            pad = ghost.target()?;
+            continue;
+        }
+        if let Some(proxy) = pad.downcast_ref::<gst::ProxyPad>() {
+            pad = proxy.internal()?.upcast::<gst::Pad>().peer()?;
+            continue;
+        }
+        let el = pad.parent_element()?;
+        if el.factory().is_some_and(|f| f.name() == factory) {
+            return Some(el);
+        }
+        let srcs = el.src_pads();
+        let [src] = srcs.as_slice() else {
+            return None;
+        };
+        pad = src.peer()?;
+    }
+    None
+}
+
+/// A warning when the encoder downstream of `element` codes at another setting than the one
+/// `meta`'s model was trained for (a pipeline that pairs `jpeg-q30` with `jpegenc quality=50`).
+pub fn encoder_mismatch(
+    element: &gst::Element,
+    meta: &cnncodec::weights::ModelMeta,
+) -> Option<String> {
+    let (factory, property) = trained_setting(meta)?;
+    let encoder = downstream_element(element, factory)?;
+    let value = encoder
+        .property_value(property)
+        .transform::<f64>()
+        .ok()?
+        .get::<f64>()
+        .ok()?;
+    let trained = meta.quality as f64;
+    ((value - trained).abs() > 1e-9).then(|| {
+        format!(
+            "model '{}' was trained for {factory} {property}={trained}, but {} codes at {property}={value}: the restored frames lose quality; set {property}={trained} on {} (or use cnnjpegenc with quality=0, which pairs them)",
+            meta.name,
+            encoder.name(),
+            encoder.name()
+        )
+    })
+}
+
 /// Model settings both elements expose.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSettings {

@@ -1,13 +1,17 @@
 //! GStreamer plugin `cnncodec`: `comcnnenc` shrinks frames with ComCNN before a stock image
 //! codec, `reccnndec` restores them with bicubic up-scaling + RecCNN after the stock decoder;
-//! `j2kenc` is the lossy JPEG 2000 encoder stock `openjpegenc` (1.22) lacks.
+//! `j2kenc` is the lossy JPEG 2000 encoder stock `openjpegenc` (1.22) lacks; `cnnjpegenc` and
+//! `cnnjpegdec` pair `comcnnenc ! jpegenc` and `jpegdec ! reccnndec` so they cannot be mismatched.
 #![allow(clippy::non_send_fields_in_send_ty)]
 
 use gst::glib;
 
+mod cnnjpegdec;
+mod cnnjpegenc;
 mod comcnnenc;
 mod common;
 mod j2kenc;
+mod jpeg_info;
 mod reccnndec;
 pub mod runner;
 
@@ -17,6 +21,8 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     comcnnenc::register(plugin)?;
     reccnndec::register(plugin)?;
     j2kenc::register(plugin)?;
+    cnnjpegenc::register(plugin)?;
+    cnnjpegdec::register(plugin)?;
     Ok(())
 }
 

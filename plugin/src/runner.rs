@@ -21,6 +21,8 @@ pub fn init() {
 pub struct RunResult {
     pub samples: Vec<gst::Sample>,
     pub error: Option<String>,
+    /// Every warning message posted, as `element: message`.
+    pub warnings: Vec<String>,
 }
 
 impl RunResult {
@@ -128,6 +130,11 @@ pub fn run_hooked(
                     ));
                     break;
                 }
+                gst::MessageView::Warning(w) => result.warnings.push(format!(
+                    "{}: {}",
+                    w.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    w.error()
+                )),
                 _ => {}
             }
         }

@@ -294,6 +294,11 @@ impl VideoFilterImpl for ComCnnEnc {
         state.tags_pending = true;
         state.out_size = out_info.size();
         drop(state);
+        if let Some(warning) =
+            common::encoder_mismatch(self.obj().upcast_ref(), &model.weights.meta)
+        {
+            gst::element_imp_warning!(self, gst::CoreError::Negotiation, ("{}", warning));
+        }
         common::warm_up_at_size(
             self.obj().upcast_ref(),
             &model,

@@ -37,6 +37,8 @@ struct State {
     pending_error: Option<String>,
     /// An impossible width/height setting, posted with the next frame.
     size_error: Option<String>,
+    /// Whether this stream's lack of stream info was warned about.
+    warned_no_info: bool,
 }
 
 pub struct RecCnnDec {
@@ -390,7 +392,9 @@ impl BaseTransformImpl for RecCnnDec {
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::StreamStart(_) = event.view() {
             // A new stream brings its own tag; the last one's size no longer applies.
-            self.state.lock().unwrap().stream = None;
+            let mut state = self.state.lock().unwrap();
+            state.stream = None;
+            state.warned_no_info = false;
         }
         if let gst::EventView::Tag(tag) = event.view() {
             if let Some(info) = StreamInfo::from_tags(tag.tag()) {
@@ -448,13 +452,15 @@ impl VideoFilterImpl for RecCnnDec {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let model = {
-            let state = self.state.lock().unwrap();
+        let (model, warn_no_info) = {
+            let mut state = self.state.lock().unwrap();
             if let Some(e) = state.pending_error.as_ref().or(state.size_error.as_ref()) {
                 gst::element_imp_error!(self, gst::ResourceError::Settings, ("{}", e));
                 return Err(gst::FlowError::Error);
             }
-            state.model.clone()
+            let warn = state.stream.is_none() && !state.warned_no_info;
+            state.warned_no_info = true;
+            (state.model.clone(), warn)
         };
         let Some(model) = model else {
             gst::element_imp_error!(
@@ -468,6 +474,9 @@ impl VideoFilterImpl for RecCnnDec {
             outframe.info().width() as usize,
             outframe.info().height() as usize,
         );
+        if warn_no_info {
+            self.warn_no_stream_info(&model, w, h);
+        }
         // Columns an encoder added to the compact frame (comcnnenc's width-multiple) go first.
         let (compact_w, compact_h) = compact_size(w, h);
         let decoded = common::read_plane(inframe, 0);
@@ -514,6 +523,24 @@ fn compact_chroma_width(info: &gst_video::VideoInfo, width: usize, plane: u32) -
 }
 
 impl RecCnnDec {
+    /// A stream without its info (a file cut before the muxer wrote its tags, or frames not
+    /// made by comcnnenc) is restored at a guessed size with a guessed model: say so, once,
+    /// unless the user set both size properties.
+    fn warn_no_stream_info(&self, model: &LoadedModel, w: usize, h: usize) {
+        let s = self.settings.lock().unwrap().clone();
+        if s.width != 0 && s.height != 0 {
+            return;
+        }
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Format,
+            (
+                "the stream does not say its original size or model (for example a file cut before its end): restoring {w}x{h} with model '{}'. Archives made by cnnjpegenc carry both in every frame (play them through cnnjpegdec, or jpegparse ! jpegdec ! reccnndec); otherwise set width, height and model",
+                model.weights.meta.name
+            )
+        );
+    }
+
     /// Records a frame's network time; a frame notably slower than the latency reported so
     /// far makes live pipelines re-query it.
     fn frame_done(&self, took: std::time::Duration) {
