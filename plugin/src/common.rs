@@ -11,14 +11,19 @@ use gst::glib;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-/// Raw formats both elements take: the CNN runs on the first (luma) plane, the other planes
-/// are resampled plainly. All are formats `jpegenc`/`jpegdec` and `openjpegenc`/`openjpegdec`
-/// handle without a `videoconvert`.
+/// Raw formats both elements take: the CNN runs on luma, chroma is resampled plainly, and the
+/// compact frame keeps the format. The planar ones are what `jpegenc`/`jpegdec` and
+/// `openjpegenc`/`openjpegdec` handle; NV12, NV21, YUY2 and UYVY are what cameras deliver,
+/// taken without a `videoconvert` (`jpegenc` codes them too; `jpegdec` returns I420).
 pub const FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Gray8,
     gst_video::VideoFormat::I420,
     gst_video::VideoFormat::Y42b,
     gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Nv21,
+    gst_video::VideoFormat::Yuy2,
+    gst_video::VideoFormat::Uyvy,
 ];
 
 pub fn pad_caps() -> gst::Caps {
@@ -751,25 +756,64 @@ pub fn answer_latency(
 /// the width is not a multiple of the block, so without them it codes whatever memory follows.
 pub const ENCODER_OVERREAD: usize = 64;
 
-/// Plane `i` of a mapped frame as a packed 8-bit image.
-pub fn read_plane(frame: &gst_video::VideoFrameRef<&gst::BufferRef>, i: u32) -> GrayImage {
-    let info = frame.info();
-    let (w, h) = (
-        info.comp_width(i as u8) as usize,
-        info.comp_height(i as u8) as usize,
-    );
-    let stride = frame.plane_stride()[i as usize] as usize;
-    GrayImage::from_strided(w, h, stride, frame.plane_data(i).unwrap())
+/// Where component `c` (0 luma, 1 and 2 chroma) of a frame lies: its plane, the bytes from one
+/// sample to the next in a row, and the first sample's offset in the row.
+fn component_layout(info: &gst_video::VideoInfo, c: u8) -> (u32, usize, usize) {
+    let f = info.format_info();
+    let c = c as usize;
+    (
+        f.plane()[c],
+        f.pixel_stride()[c] as usize,
+        f.poffset()[c] as usize,
+    )
 }
 
-/// Writes a packed 8-bit image into plane `i` of a mapped frame (sizes must agree).
-pub fn write_plane(
+/// Number of components (1 for gray, 3 for YUV).
+pub fn n_components(info: &gst_video::VideoInfo) -> u8 {
+    info.format_info().n_components() as u8
+}
+
+/// Component `c` (0 luma, 1 U, 2 V) of a mapped frame as a packed 8-bit image, whether it has
+/// a plane of its own (I420), shares one with the other chroma (NV12) or with luma (YUY2).
+pub fn read_component(frame: &gst_video::VideoFrameRef<&gst::BufferRef>, c: u8) -> GrayImage {
+    let info = frame.info();
+    let (w, h) = (info.comp_width(c) as usize, info.comp_height(c) as usize);
+    let (plane, step, offset) = component_layout(info, c);
+    let stride = frame.plane_stride()[plane as usize] as usize;
+    let bytes = frame.plane_data(plane).unwrap();
+    if step == 1 && offset == 0 {
+        return GrayImage::from_strided(w, h, stride, bytes);
+    }
+    let mut data = Vec::with_capacity(w * h);
+    for row in 0..h {
+        let start = row * stride + offset;
+        data.extend((0..w).map(|x| bytes[start + x * step]));
+    }
+    GrayImage::new(w, h, data)
+}
+
+/// Writes a packed 8-bit image into component `c` of a mapped frame (sizes must agree).
+pub fn write_component(
     frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
-    i: u32,
+    c: u8,
     img: &GrayImage,
 ) {
-    let stride = frame.plane_stride()[i as usize] as usize;
-    img.write_strided(stride, frame.plane_data_mut(i).unwrap());
+    let (plane, step, offset) = component_layout(frame.info(), c);
+    let stride = frame.plane_stride()[plane as usize] as usize;
+    let bytes = frame.plane_data_mut(plane).unwrap();
+    if step == 1 && offset == 0 {
+        img.write_strided(stride, bytes);
+        return;
+    }
+    for row in 0..img.height {
+        let start = row * stride + offset;
+        for (x, &v) in img.data[row * img.width..(row + 1) * img.width]
+            .iter()
+            .enumerate()
+        {
+            bytes[start + x * step] = v;
+        }
+    }
 }
 
 /// Runs `f`, turning a panic inside the network code into an error message.

@@ -325,3 +325,94 @@ fn gstcnncodec_caps() -> gst::Caps {
         .unwrap()
         .caps()
 }
+
+/// Camera formats go in without a `videoconvert` and give exactly what their planar twin
+/// gives (the same samples, packed or interleaved), and they archive and play back.
+#[test]
+fn camera_formats_code_like_their_planar_twins() {
+    let dir = util::tmp_dir("camera-formats");
+    let model = util::tiny_model(&dir, 5);
+    let model = model.display();
+    for (camera, twin) in [
+        ("NV12", "I420"),
+        ("NV21", "I420"),
+        ("YUY2", "Y42B"),
+        ("UYVY", "Y42B"),
+    ] {
+        for (w, h) in [(352, 288), (354, 290), (64, 48)] {
+            let frames: Vec<_> = (0..2).map(|i| util::test_frame(twin, w, h, i)).collect();
+            let planes = |r: &util::RunResult| -> Vec<Vec<cnncodec::GrayImage>> {
+                r.samples.iter().map(planes_of).collect()
+            };
+            for stage in [
+                format!("comcnnenc model-location={model}"),
+                format!("comcnnenc model-location={model} ! reccnndec"),
+            ] {
+                let planar = util::run(
+                    &format!("appsrc name=src ! {stage} ! appsink name=sink"),
+                    frames.clone(),
+                    Duration::from_secs(60),
+                )
+                .expect_ok();
+                // videoconvert only repacks between these pairs (no resampling either way).
+                let packed = util::run(
+                    &format!(
+                        "appsrc name=src ! videoconvert ! video/x-raw,format={camera} ! {stage} \
+                         ! videoconvert ! video/x-raw,format={twin} ! appsink name=sink"
+                    ),
+                    frames.clone(),
+                    Duration::from_secs(60),
+                )
+                .expect_ok();
+                assert_eq!(planar.sizes(), packed.sizes(), "{camera} {w}x{h} {stage}");
+                assert!(
+                    planes(&planar) == planes(&packed),
+                    "{camera} {w}x{h} {stage}: frames differ"
+                );
+            }
+
+            let file = dir.join(format!("{camera}-{w}x{h}.mkv"));
+            util::run(
+                &format!(
+                    "appsrc name=src ! videoconvert ! video/x-raw,format={camera} ! comcnnenc model-location={model} \
+                     ! jpegenc ! matroskamux ! filesink location={}",
+                    file.display()
+                ),
+                frames,
+                Duration::from_secs(60),
+            )
+            .expect_ok();
+            let played = util::run(
+                &format!(
+                    "filesrc location={} ! matroskademux ! jpegdec ! reccnndec ! appsink name=sink",
+                    file.display()
+                ),
+                vec![],
+                Duration::from_secs(60),
+            )
+            .expect_ok();
+            assert_eq!(
+                played.sizes(),
+                vec![(w as i32, h as i32); 2],
+                "{camera} {w}x{h}"
+            );
+        }
+    }
+}
+
+/// Every plane of a planar sample, without the padding between them.
+fn planes_of(sample: &gst::Sample) -> Vec<cnncodec::GrayImage> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    (0..info.n_planes())
+        .map(|p| {
+            let (w, h) = (
+                info.comp_width(p as u8) as usize,
+                info.comp_height(p as u8) as usize,
+            );
+            let stride = frame.plane_stride()[p as usize] as usize;
+            cnncodec::GrayImage::from_strided(w, h, stride, frame.plane_data(p).unwrap())
+        })
+        .collect()
+}

@@ -331,7 +331,7 @@ impl VideoFilterImpl for ComCnnEnc {
             self.obj().src_pad().push_event(gst::event::Tag::new(tags));
         }
 
-        let luma = common::read_plane(inframe, 0);
+        let luma = common::read_component(inframe, 0);
         let started = std::time::Instant::now();
         let compact = common::guard("ComCNN", || compress_luma(model.engine.as_ref(), &luma))
             .map_err(|e| {
@@ -341,13 +341,13 @@ impl VideoFilterImpl for ComCnnEnc {
         self.frame_done(started.elapsed());
         // Widened to the negotiated width by repeating the last column (`width-multiple`).
         let out_info = outframe.info().clone();
-        let out_width = |plane: u32| out_info.comp_width(plane as u8) as usize;
+        let out_width = |c: u8| out_info.comp_width(c) as usize;
         let compact = compact.padded_right(out_width(0));
-        common::write_plane(outframe, 0, &compact);
-        for plane in 1..inframe.n_planes() {
-            let chroma = downscale_box2(&common::read_plane(inframe, plane));
-            let chroma = chroma.padded_right(out_width(plane));
-            common::write_plane(outframe, plane, &chroma);
+        common::write_component(outframe, 0, &compact);
+        for c in 1..common::n_components(inframe.info()) {
+            let chroma = downscale_box2(&common::read_component(inframe, c));
+            let chroma = chroma.padded_right(out_width(c));
+            common::write_component(outframe, c, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
     }

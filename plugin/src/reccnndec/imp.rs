@@ -479,7 +479,7 @@ impl VideoFilterImpl for RecCnnDec {
         }
         // Columns an encoder added to the compact frame (comcnnenc's width-multiple) go first.
         let (compact_w, compact_h) = compact_size(w, h);
-        let decoded = common::read_plane(inframe, 0);
+        let decoded = common::read_component(inframe, 0);
         let decoded = if decoded.width > compact_w && decoded.height == compact_h {
             decoded.cropped(compact_w, compact_h)
         } else {
@@ -494,32 +494,32 @@ impl VideoFilterImpl for RecCnnDec {
             gst::FlowError::Error
         })?;
         self.frame_done(started.elapsed());
-        common::write_plane(outframe, 0, &restored);
-        for plane in 1..inframe.n_planes() {
+        common::write_component(outframe, 0, &restored);
+        for c in 1..common::n_components(inframe.info()) {
             let out_info = outframe.info();
             let (cw, ch) = (
-                out_info.comp_width(plane as u8) as usize,
-                out_info.comp_height(plane as u8) as usize,
+                out_info.comp_width(c) as usize,
+                out_info.comp_height(c) as usize,
             );
-            let chroma = common::read_plane(inframe, plane);
-            let chroma = match compact_chroma_width(inframe.info(), decoded.width, plane) {
+            let chroma = common::read_component(inframe, c);
+            let chroma = match compact_chroma_width(inframe.info(), decoded.width, c) {
                 Some(keep) if keep < chroma.width => chroma.cropped(keep, chroma.height),
                 _ => chroma,
             };
             let chroma = resize_plane(&chroma, cw, ch);
-            common::write_plane(outframe, plane, &chroma);
+            common::write_component(outframe, c, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
-/// Width of chroma plane `plane` in a compact frame of `info`'s format that is `width` wide
+/// Width of chroma component `c` in a compact frame of `info`'s format that is `width` wide
 /// (its columns beyond that are widening to crop).
-fn compact_chroma_width(info: &gst_video::VideoInfo, width: usize, plane: u32) -> Option<usize> {
+fn compact_chroma_width(info: &gst_video::VideoInfo, width: usize, c: u8) -> Option<usize> {
     gst_video::VideoInfo::builder(info.format(), width as u32, info.height())
         .build()
         .ok()
-        .map(|i| i.comp_width(plane as u8) as usize)
+        .map(|i| i.comp_width(c) as usize)
 }
 
 impl RecCnnDec {
