@@ -150,7 +150,7 @@ fn seeks_and_steps_restore_the_frames_linear_playback_restores() {
 
     // Stepping frame by frame from frame 10.
     player.seek(1000, gst::SeekFlags::ACCURATE);
-    for next in 11..14 {
+    for (next, expected) in linear.iter().enumerate().take(14).skip(11) {
         assert!(player.pipeline.send_event(gst::event::Step::new(
             gst::format::Buffers::ONE,
             1.0,
@@ -164,7 +164,7 @@ fn seeks_and_steps_restore_the_frames_linear_playback_restores() {
             &[gst::MessageType::StepDone],
         )
         .expect("the step completes");
-        assert!(player.preroll() == linear[next], "step to frame {next}");
+        assert!(player.preroll() == *expected, "step to frame {next}");
     }
 
     // Playing on from a seek gives the rest of the linear playback.
