@@ -169,6 +169,22 @@ fn map_dim(
     None
 }
 
+/// A mapped size as structures can hold it: a list of plain values stays one value, a list
+/// that holds a range becomes one alternative per element, in order (GStreamer 1.22 compares
+/// a range inside a list as if it were an integer, with a critical warning at every caps
+/// query).
+fn alternatives(value: glib::SendValue) -> Vec<glib::SendValue> {
+    let Ok(list) = value.get::<gst::List>() else {
+        return vec![value];
+    };
+    let flat: Vec<glib::SendValue> = list.iter().cloned().flat_map(alternatives).collect();
+    if flat.iter().any(|v| v.get::<i32>().is_err()) {
+        flat
+    } else {
+        vec![value]
+    }
+}
+
 /// Caps on the other side of a size-halving element. `to_compact` says which way; `padding`
 /// how compact widths may be widened.
 pub fn map_caps(
@@ -181,16 +197,29 @@ pub fn map_caps(
     {
         let out = out.get_mut().unwrap();
         for (s, features) in caps.iter_with_features() {
-            let mut s = s.to_owned();
-            let mut possible = true;
+            let mut structures = vec![s.to_owned()];
             for (field, pad) in [("width", Some(padding)), ("height", None)] {
-                let Ok(value) = s.value(field) else { continue };
-                match map_dim(value, to_compact, pad) {
-                    Some(m) => s.set_value(field, m),
-                    None => possible = false,
-                }
+                structures = structures
+                    .into_iter()
+                    .flat_map(|s| {
+                        let Ok(value) = s.value(field) else {
+                            return vec![s];
+                        };
+                        let Some(mapped) = map_dim(value, to_compact, pad) else {
+                            return vec![];
+                        };
+                        alternatives(mapped)
+                            .into_iter()
+                            .map(|v| {
+                                let mut s = s.clone();
+                                s.set_value(field, v);
+                                s
+                            })
+                            .collect()
+                    })
+                    .collect();
             }
-            if possible {
+            for s in structures {
                 out.append_structure_full(s, Some(features.to_owned()));
             }
         }
@@ -928,6 +957,13 @@ mod tests {
         assert!(width(241, false, sixteen).is_empty());
         // The decoder takes any widening up to 63 columns.
         let any = width(240, false, WidthPadding::Any);
+        // Never a range inside a list (GStreamer 1.22 compares it as an integer).
+        for s in any.iter().chain(up.iter()) {
+            let w = s.value("width").unwrap();
+            if let Ok(list) = w.get::<gst::List>() {
+                assert!(list.iter().all(|v| v.get::<i32>().is_ok()), "{s}");
+            }
+        }
         for w in [480, 451, 355] {
             let one = gst::Caps::builder("video/x-raw").field("width", w).build();
             assert!(any.can_intersect(&one), "{w} missing from {any}");

@@ -364,17 +364,27 @@ impl BaseTransformImpl for RecCnnDec {
             if let Some(s) = caps.structure(0) {
                 if let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height")) {
                     let (tw, th) = self.target_size((w as usize, h as usize));
-                    let mut othercaps = othercaps;
-                    othercaps.truncate();
-                    {
-                        let o = othercaps.make_mut().structure_mut(0).unwrap();
-                        // The target may sit in a range inside a list, which nearest-int
-                        // fixation does not look into: take it directly when allowed.
+                    let target_in = |o: &gst::StructureRef| {
                         let target = gst::Structure::builder(o.name().as_str())
                             .field("width", tw as i32)
                             .field("height", th as i32)
                             .build();
-                        if o.can_intersect(&target) {
+                        o.can_intersect(&target)
+                    };
+                    // The target may sit in any of the alternatives (a range of widened
+                    // widths, say): the first that allows it, else the first.
+                    let keep = othercaps.iter().position(target_in).unwrap_or(0);
+                    let mut othercaps = othercaps;
+                    {
+                        let caps = othercaps.make_mut();
+                        for _ in 0..keep {
+                            caps.remove_structure(0);
+                        }
+                    }
+                    othercaps.truncate();
+                    {
+                        let o = othercaps.make_mut().structure_mut(0).unwrap();
+                        if target_in(o) {
                             o.set("width", tw as i32);
                             o.set("height", th as i32);
                         } else {
