@@ -10,6 +10,8 @@
 //!   statistics measured afresh on training patches (see `recalibrate.rs`).
 //! - `cnncodec form-loss --model A [--model B]`: RecCNN loss on the same training patches
 //!   in inference and training form (see `form_loss.rs`).
+//! - `cnncodec frame --at SECONDS --out FILE.png ARCHIVE`: one restored frame of an archive
+//!   (a Matroska file or a glob of segments), by an accurate seek (see `frame.rs`).
 //! - `cnncodec models [--json]`: the built-in models, their compact quality and measured RD.
 //! - `cnncodec bench-encoders ...`: encode speed per frame of `j2kenc`, `jpegenc` and
 //!   `openjpegenc` in real pipelines (see `bench_encoders.rs`).
@@ -31,6 +33,7 @@ mod curves;
 mod demo;
 mod eval;
 mod form_loss;
+mod frame;
 mod models;
 mod plot;
 mod recalibrate;
@@ -59,7 +62,8 @@ pub const USAGE: &str = "usage:
                        [--generic yes|no]
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]
-  cnncodec curves --out FILE.svg [--title T] RUN/curve.csv ...";
+  cnncodec curves --out FILE.svg [--title T] RUN/curve.csv ...
+  cnncodec frame --at SECONDS --out FILE.png ARCHIVE.mkv|'SEGMENT-GLOB'";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Some("bench-train") => bench_train(&args[1..]),
         Some("models") => models::run_models(&args[1..]),
         Some("curves") => curves::run_curves(&args[1..]),
+        Some("frame") => frame::run_frame(&args[1..]),
         Some("bench-encoders") => bench_encoders::run_bench_encoders(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };

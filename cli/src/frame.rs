@@ -1,0 +1,91 @@
+//! `cnncodec frame --at SECONDS --out FILE.png ARCHIVE`: one restored frame of an archive,
+//! found by a flushing accurate seek (what an operator does to look at the minute something
+//! happened). ARCHIVE is a Matroska file or a quoted glob of segment files (`splitmuxsrc`).
+
+use crate::args::Args;
+use gst::prelude::*;
+
+pub fn run_frame(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &["at", "out"])?;
+    let at: f64 = args.parsed("at", 0.0)?;
+    let out = args.get("out").ok_or("--out FILE.png is needed")?;
+    let [archive] = args.positional.as_slice() else {
+        return Err(format!(
+            "one archive (a .mkv file or a quoted glob of segments)\n{}",
+            crate::USAGE
+        ));
+    };
+    if !(at.is_finite() && at >= 0.0) {
+        return Err(format!("--at {at}: seconds from the start, 0 or more"));
+    }
+    let png = restored_frame_at(archive, gst::ClockTime::from_nseconds((at * 1e9) as u64))?;
+    std::fs::write(out, png).map_err(|e| format!("cannot write {out}: {e}"))?;
+    println!("{out}: the frame at {at} s of {archive}");
+    Ok(())
+}
+
+/// The PNG of the frame shown at `at` in `archive`.
+fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, String> {
+    gstcnncodec::runner::init();
+    let source = if archive.contains(['*', '?', '[']) {
+        let quoted = archive.replace('"', "\\\"");
+        format!("splitmuxsrc location=\"{quoted}\"")
+    } else {
+        if !std::path::Path::new(archive).is_file() {
+            return Err(format!("{archive}: no such file"));
+        }
+        let quoted = archive.replace('"', "\\\"");
+        format!("filesrc location=\"{quoted}\" ! matroskademux")
+    };
+    let pipeline = gst::parse::launch(&format!(
+        "{source} ! cnnjpegdec ! videoconvert ! pngenc ! appsink name=sink sync=false"
+    ))
+    .map_err(|e| format!("cannot build the pipeline: {e}"))?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| "not a pipeline")?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no appsink")?;
+    let result = (|| {
+        let settle = |what: &str| -> Result<(), String> {
+            let ok = pipeline.set_state(gst::State::Paused).is_ok()
+                && pipeline.state(gst::ClockTime::from_seconds(120)).0.is_ok();
+            if ok {
+                Ok(())
+            } else {
+                Err(first_error(&pipeline).unwrap_or_else(|| format!("{archive}: cannot {what}")))
+            }
+        };
+        settle("open it")?;
+        let duration = pipeline.query_duration::<gst::ClockTime>();
+        if duration.is_some_and(|d| at >= d) {
+            return Err(format!(
+                "{archive} is {} long: choose --at below that",
+                duration.unwrap().display()
+            ));
+        }
+        pipeline
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, at)
+            .map_err(|_| format!("{archive}: cannot seek to {at}"))?;
+        settle("seek in it")?;
+        let sample = sink
+            .pull_preroll()
+            .map_err(|_| format!("{archive}: no frame at {at}"))?;
+        let buffer = sample.buffer().ok_or("an empty sample")?;
+        let map = buffer.map_readable().map_err(|_| "an unreadable frame")?;
+        Ok(map.to_vec())
+    })();
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(e.error().to_string());
+        }
+    }
+    None
+}
