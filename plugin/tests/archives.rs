@@ -167,6 +167,13 @@ fn three_segments_each_play_alone_and_together() {
             "segment {i} alone"
         );
         assert!(played.warnings.is_empty(), "{:?}", played.warnings);
+        // A segment keeps the recording's timestamps: its frames, 100 ms apart, no gap.
+        let pts: Vec<u64> = played
+            .samples
+            .iter()
+            .map(|s| s.buffer().unwrap().pts().unwrap().mseconds())
+            .collect();
+        assert_eq!(pts, (0..10).map(|k| (i * 10 + k) * 100).collect::<Vec<_>>());
         all.extend(lumas(&played));
     }
     assert!(!dir.join("segment03.mkv").exists());
