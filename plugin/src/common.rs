@@ -694,20 +694,23 @@ pub struct FrameTimes {
     max: std::time::Duration,
     /// The processing latency last answered to a LATENCY query.
     reported: std::time::Duration,
+    /// Whether a live pipeline asked for it (only live pipelines act on LATENCY messages).
+    live: bool,
 }
 
 impl FrameTimes {
-    /// Records one frame; true when it took notably longer than the latency reported so far
-    /// (the element then posts a LATENCY message so live pipelines re-query).
+    /// Records one frame; true when a live pipeline was told a latency and this frame took
+    /// notably longer (the element then posts a LATENCY message so the pipeline re-queries).
     pub fn record(&mut self, took: std::time::Duration) -> bool {
         self.frames += 1;
         self.total += took;
         self.max = self.max.max(took);
-        took > self.reported + self.reported / 10
+        self.live && took > self.reported + self.reported / 10
     }
 
     /// The processing latency to add in a LATENCY query: the slowest frame measured so far.
     pub fn latency_to_report(&mut self) -> gst::ClockTime {
+        self.live = true;
         self.reported = self.max;
         gst::ClockTime::from_nseconds(self.max.as_nanos() as u64)
     }

@@ -73,14 +73,20 @@ fn a_live_archive_keeps_every_frame_while_the_preview_drops_late_ones() {
     }
     // Asked once every element has measured its frames.
     let mut query = gst::query::Latency::new();
-    assert!(pipeline.query(&mut query), "the pipeline answers the latency query");
+    assert!(
+        pipeline.query(&mut query),
+        "the pipeline answers the latency query"
+    );
     let (live, min, _) = query.result();
     pipeline.set_state(gst::State::Null).unwrap();
 
     let archived = archived.lock().unwrap().clone();
     // A live source stamps frames from the clock, so the first one's time is wherever it started.
     let every_frame: Vec<u64> = (0..FRAMES).map(|i| archived[0] + i * 40).collect();
-    assert_eq!(archived, every_frame, "the archive keeps every frame, in order");
+    assert_eq!(
+        archived, every_frame,
+        "the archive keeps every frame, in order"
+    );
     let previewed = previewed.lock().unwrap().clone();
     assert!(
         !previewed.is_empty() && (previewed.len() as u64) < FRAMES,

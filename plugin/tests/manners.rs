@@ -172,3 +172,38 @@ fn elements_with_the_same_model_share_one_copy_and_cycles_leave_nothing_behind()
         );
     }
 }
+
+#[test]
+fn latency_messages_only_reach_live_pipelines() {
+    let dir = util::tmp_dir("latency-messages");
+    let model = util::tiny_model(&dir, 44);
+    let count = |live: bool| {
+        let launch = format!(
+            "videotestsrc num-buffers=8 is-live={live} ! video/x-raw,format=GRAY8,width=64,height=48,framerate=100/1 \
+             ! comcnnenc model-location={m} ! reccnndec ! fakesink sync={live}",
+            m = model.display()
+        );
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen2 = seen.clone();
+        util::run_hooked(&launch, vec![], Duration::from_secs(60), |pipeline| {
+            let bus = pipeline.bus().unwrap();
+            bus.enable_sync_message_emission();
+            bus.connect_sync_message(None, move |_, msg| {
+                if let gst::MessageView::Latency(_) = msg.view() {
+                    let from_us = msg.src().is_some_and(|s| {
+                        s.name().starts_with("comcnnenc") || s.name().starts_with("reccnndec")
+                    });
+                    if from_us {
+                        seen2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        })
+        .expect_ok();
+        seen.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    // A file or test source has no latency to redistribute: not one message for 8 frames.
+    assert_eq!(count(false), 0);
+    // A live one hears when a frame takes longer than the latency it was told.
+    assert!(count(true) >= 1);
+}
