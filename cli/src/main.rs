@@ -21,6 +21,7 @@
 //! - `cnncodec bench-train [--steps N] [--features N --depth N]`: seconds per RecCNN training
 //!   step with burn's generic and our convolution backward.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,6 +68,19 @@ pub const USAGE: &str = "usage:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty()
+        || args
+            .iter()
+            .any(|a| matches!(a.as_str(), "--help" | "-h" | "help"))
+    {
+        // A closed pipe (`cnncodec --help | head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout(), "{USAGE}");
+        return if args.is_empty() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run_demo(&args[1..]),
         Some("eval") => eval::run_eval(&args[1..]),

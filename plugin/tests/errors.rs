@@ -131,7 +131,12 @@ fn unknown_or_missing_backend_is_an_element_error() {
             m.display()
         ));
         assert!(e.contains("--features cuda"), "{e}");
+        // With no model set and a stream that names none, the cause is still the backend.
+        let e = error_of("appsrc name=src ! reccnndec backend=cuda ! fakesink");
+        assert!(e.contains("--features cuda"), "{e}");
     }
+    let e = error_of("appsrc name=src ! reccnndec device-index=2 ! fakesink");
+    assert!(e.contains("device-index=2"), "{e}");
 }
 
 #[test]

@@ -39,6 +39,8 @@ struct State {
     size_error: Option<String>,
     /// Whether this stream's lack of stream info was warned about.
     warned_no_info: bool,
+    /// Why the default model did not load at start (reported if the stream names none).
+    default_error: Option<String>,
 }
 
 pub struct RecCnnDec {
@@ -316,18 +318,19 @@ impl BaseTransformImpl for RecCnnDec {
             .placement()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         *self.times.lock().unwrap() = FrameTimes::default();
-        let model =
+        let (model, default_error) =
             match common::load_model_announced(self.obj().upcast_ref(), &settings, placement) {
-                Ok(m) => Some(m),
+                Ok(m) => (Some(m), None),
                 // Without a setting the stream may still name its model; decide at the first frame.
                 Err(e) if settings.model_location.is_none() && settings.model.is_none() => {
                     gst::debug!(CAT, imp = self, "no default model yet: {e}");
-                    None
+                    (None, Some(e))
                 }
                 Err(e) => return Err(gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e))),
             };
         *self.state.lock().unwrap() = State {
             model,
+            default_error,
             ..Default::default()
         };
         Ok(())
@@ -462,7 +465,7 @@ impl VideoFilterImpl for RecCnnDec {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (model, warn_no_info) = {
+        let (model, warn_no_info, default_error) = {
             let mut state = self.state.lock().unwrap();
             if let Some(e) = state.pending_error.as_ref().or(state.size_error.as_ref()) {
                 gst::element_imp_error!(self, gst::ResourceError::Settings, ("{}", e));
@@ -470,13 +473,17 @@ impl VideoFilterImpl for RecCnnDec {
             }
             let warn = state.stream.is_none() && !state.warned_no_info;
             state.warned_no_info = true;
-            (state.model.clone(), warn)
+            (state.model.clone(), warn, state.default_error.clone())
         };
         let Some(model) = model else {
+            let cause = default_error.unwrap_or_else(cnncodec::models::no_model_message);
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Settings,
-                ("{}", cnncodec::models::no_model_message())
+                (
+                    "the stream names no model and the default one did not load: {}",
+                    cause
+                )
             );
             return Err(gst::FlowError::Error);
         };
