@@ -242,6 +242,11 @@ fn a_killed_recording_plays_what_it_wrote() {
     );
     assert_eq!(played.sizes(), vec![(W as i32, H as i32); n]);
     assert!(played.warnings.is_empty(), "{:?}", played.warnings);
+    // Restored with the recorder's model (jpeg-q30), not the default one.
+    let with_q30 = play_file(&file, "cnnjpegdec model=jpeg-q30").expect_ok();
+    assert!(lumas(&played) == lumas(&with_q30));
+    let with_default = play_file(&file, "cnnjpegdec model=jpeg-q50").expect_ok();
+    assert!(lumas(&played) != lumas(&with_default));
 }
 
 #[test]
