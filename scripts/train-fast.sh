@@ -8,9 +8,9 @@
 # With the argument `own-comcnn` it also runs the experiment of docs/training.md: from step 1,
 # a ComCNN stage through the small RecCNN (3,000 steps, codec as identity, 1e-4 -> 1e-5) and a
 # RecCNN stage (3,000 steps, 3e-4 -> 1e-5) into runs/fast/own-comcnn (streams of its own).
-# With `round2`: the fast of commit fdf408e (the result of steps 1-2) trained on for 20,000
+# With `round2`: the fast of commit fdf408e (the result of steps 1-2) trained on for 60,000
 # steps (2e-4 -> 1e-5) with multi-scale sampling (`--scales 1,0.5`) into runs/fast/round2,
-# the shipped model from the fourth ladder on (about 5 minutes).
+# the shipped model from the fourth ladder on (about 11 minutes).
 # Re-running resumes an unfinished run from its checkpoint.
 #   scripts/train-fast.sh [own-comcnn|round2]
 set -euo pipefail
@@ -37,7 +37,7 @@ fi
 if [ "${1:-}" = round2 ] && [ ! -f runs/fast/round2/model.cnnmodel ]; then
   start2=runs/fast/round2-start.cnnmodel
   [ -f "$start2" ] || git show fdf408e:models/jpeg-q50-fast.cnnmodel > "$start2"
-  "$bin" train --out runs/fast/round2 --init "$start2" --stages 1 --steps 20000 \
-    --rec-lr 2e-4:1e-5 --scales 1,0.5 --seed 165 --curve-every 4000 --name jpeg-q50-fast \
+  "$bin" train --out runs/fast/round2 --init "$start2" --stages 1 --steps 60000 \
+    --rec-lr 2e-4:1e-5 --scales 1,0.5 --seed 165 --curve-every 10000 --name jpeg-q50-fast \
     "${common[@]}"
 fi
