@@ -293,3 +293,28 @@ fn the_bin_codes_at_the_models_quality_and_warns_about_another() {
     let large = bytes(&encode("target-bpp=0.3")).len();
     assert!(small < large, "{small} >= {large}");
 }
+
+#[test]
+fn a_j2k_model_is_checked_against_j2kenc_only_when_it_codes_to_a_ratio() {
+    let warnings = |j2k: &str| {
+        util::run(
+            &format!(
+                "appsrc name=src ! comcnnenc model=j2k-r8 width-multiple=1 ! {j2k} ! fakesink"
+            ),
+            frames(1),
+            TIMEOUT,
+        )
+        .expect_ok()
+        .warnings
+    };
+    assert!(warnings("j2kenc compression-ratio=8").is_empty());
+    let other = warnings("j2kenc compression-ratio=12");
+    assert!(
+        other
+            .iter()
+            .any(|w| w.contains("trained for j2kenc compression-ratio=8")),
+        "{other:?}"
+    );
+    // A bit-rate target (ratio 0) is the user's choice of rate: nothing to compare.
+    assert!(warnings("j2kenc compression-ratio=0 bpp=0.4").is_empty());
+}

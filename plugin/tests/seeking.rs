@@ -40,9 +40,14 @@ struct Player {
 impl Player {
     /// The archive played through `cnnjpegdec`, prerolled (PAUSED).
     fn paused(file: &std::path::Path) -> Self {
+        Self::paused_through(file, "cnnjpegdec")
+    }
+
+    /// The archive through `elements` (a launch fragment), prerolled.
+    fn paused_through(file: &std::path::Path, elements: &str) -> Self {
         util::init();
         let pipeline = gst::parse::launch(&format!(
-            "filesrc location={} ! matroskademux ! cnnjpegdec ! appsink name=sink sync=false",
+            "filesrc location={} ! matroskademux ! {elements} ! appsink name=sink sync=false",
             file.display()
         ))
         .unwrap()
@@ -170,4 +175,28 @@ fn seeks_and_steps_restore_the_frames_linear_playback_restores() {
     // Playing on from a seek gives the rest of the linear playback.
     player.seek(2000, gst::SeekFlags::ACCURATE);
     assert!(player.play_out() == linear[20..]);
+
+    // Through the encoder too (a transcode: restore, then archive again): queries and seeks
+    // pass both elements, and the segment query answers from the seek.
+    let transcode = Player::paused_through(&file, "cnnjpegdec ! cnnjpegenc");
+    assert_eq!(
+        transcode.pipeline.query_duration::<gst::ClockTime>(),
+        Some(gst::ClockTime::from_mseconds(FRAMES * FRAME_MS))
+    );
+    transcode.seek(1500, gst::SeekFlags::ACCURATE);
+    assert_eq!(
+        transcode.pipeline.query_position::<gst::ClockTime>(),
+        Some(gst::ClockTime::from_mseconds(1500))
+    );
+    let mut q = gst::query::Segment::new(gst::Format::Time);
+    assert!(
+        transcode.pipeline.query(&mut q),
+        "the segment query is answered"
+    );
+    let (rate, start, _) = q.result();
+    assert_eq!(rate, 1.0);
+    assert_eq!(
+        start,
+        gst::GenericFormattedValue::from(gst::ClockTime::from_mseconds(1500))
+    );
 }
