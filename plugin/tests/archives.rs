@@ -188,6 +188,30 @@ fn three_segments_each_play_alone_and_together() {
         (0..30).map(|i| i * 100).collect::<Vec<_>>()
     );
     assert!(lumas(&together) == all, "the set plays as its segments do");
+
+    // Without the bins, the container's tag (which splitmuxsink's muxer writes into every
+    // finished segment) still tells plain reccnndec the size and model.
+    let plain = dir.join("plain%02d.mkv");
+    util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc model=jpeg-q30 ! jpegenc quality=30 \
+             ! splitmuxsink muxer=matroskamux max-size-time=1000000000 location={}",
+            plain.display()
+        ),
+        frames(30),
+        TIMEOUT,
+    )
+    .expect_ok();
+    for i in 0..3 {
+        let file = dir.join(format!("plain{i:02}.mkv"));
+        let played = play_file(&file, "jpegdec ! reccnndec").expect_ok();
+        assert_eq!(
+            played.sizes(),
+            vec![(W as i32, H as i32); 10],
+            "plain segment {i}"
+        );
+        assert!(played.warnings.is_empty(), "{:?}", played.warnings);
+    }
 }
 
 /// Set by [`a_killed_recording_plays_what_it_wrote`] for the child process it kills.
