@@ -35,13 +35,19 @@ pub fn pad_caps() -> gst::Caps {
 /// Always-present `sink` and `src` pads with [`pad_caps`]; both elements have them.
 pub fn pad_templates() -> Vec<gst::PadTemplate> {
     let caps = pad_caps();
+    pad_templates_for(&caps, &caps)
+}
+
+/// Always-present `src` and `sink` pads with these caps (the bins: raw on one side, JPEG on
+/// the other).
+pub fn pad_templates_for(sink: &gst::Caps, src: &gst::Caps) -> Vec<gst::PadTemplate> {
     [
-        ("src", gst::PadDirection::Src),
-        ("sink", gst::PadDirection::Sink),
+        ("src", gst::PadDirection::Src, src),
+        ("sink", gst::PadDirection::Sink, sink),
     ]
     .into_iter()
-    .map(|(name, dir)| {
-        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
+    .map(|(name, dir, caps)| {
+        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, caps)
             .expect("static pad template")
     })
     .collect()
@@ -512,6 +518,15 @@ pub fn set_model_property(
     true
 }
 
+/// Hands `s` to an element inside a bin that has the same model properties.
+pub fn forward_model_settings(inner: &gst::Element, s: &ModelSettings) {
+    inner.set_property("model", s.model.as_deref());
+    inner.set_property("model-location", s.model_location.as_deref());
+    inner.set_property("backend", &s.backend);
+    inner.set_property("device-index", s.device_index);
+    inner.set_property("precision", &s.precision);
+}
+
 pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib::Value> {
     Some(match pspec.name() {
         "model" => s
@@ -855,6 +870,18 @@ pub fn write_component(
             bytes[start + x * step] = v;
         }
     }
+}
+
+/// Copies a buffer's flags, timestamps and metas, not its memory, onto another.
+pub fn copy_metadata(
+    from: &gst::BufferRef,
+    to: &mut gst::BufferRef,
+) -> Result<(), glib::BoolError> {
+    from.copy_into(
+        to,
+        gst::BufferCopyFlags::FLAGS | gst::BufferCopyFlags::TIMESTAMPS | gst::BufferCopyFlags::META,
+        ..,
+    )
 }
 
 /// Runs `f`, turning a panic inside the network code into an error message.

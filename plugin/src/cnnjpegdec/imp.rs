@@ -165,22 +165,10 @@ impl ElementImpl for CnnJpegDec {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &gst::Caps::builder("image/jpeg").build(),
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &common::pad_caps(),
-                )
-                .unwrap(),
-            ]
+            common::pad_templates_for(
+                &gst::Caps::builder("image/jpeg").build(),
+                &common::pad_caps(),
+            )
         });
         TEMPLATES.as_ref()
     }
@@ -199,13 +187,8 @@ impl ElementImpl for CnnJpegDec {
                 return Err(gst::StateChangeError);
             };
             jpegdec.set_property_from_str("idct-method", "islow");
-            let s = self.settings.lock().unwrap().clone();
-            let inner = &self.reccnndec;
-            inner.set_property("model", s.model.as_deref());
-            inner.set_property("model-location", s.model_location.as_deref());
-            inner.set_property("backend", &s.backend);
-            inner.set_property("device-index", s.device_index);
-            inner.set_property("precision", &s.precision);
+            let settings = self.settings.lock().unwrap().clone();
+            common::forward_model_settings(&self.reccnndec, &settings);
         }
         if transition == gst::StateChange::ReadyToPaused {
             *self.seen.lock().unwrap() = Seen::default();

@@ -173,15 +173,7 @@ fn with_info(buffer: &gst::Buffer, comment: &str) -> Option<gst::Buffer> {
         jpeg_info::with_info(&map, comment)?
     };
     let mut out = gst::Buffer::from_mut_slice(framed);
-    buffer
-        .copy_into(
-            out.get_mut().unwrap(),
-            gst::BufferCopyFlags::FLAGS
-                | gst::BufferCopyFlags::TIMESTAMPS
-                | gst::BufferCopyFlags::META,
-            ..,
-        )
-        .ok()?;
+    common::copy_metadata(buffer, out.get_mut().unwrap()).ok()?;
     Some(out)
 }
 
@@ -203,22 +195,10 @@ impl ElementImpl for CnnJpegEnc {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &common::pad_caps(),
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &gst::Caps::builder("image/jpeg").build(),
-                )
-                .unwrap(),
-            ]
+            common::pad_templates_for(
+                &common::pad_caps(),
+                &gst::Caps::builder("image/jpeg").build(),
+            )
         });
         TEMPLATES.as_ref()
     }
@@ -276,12 +256,7 @@ impl CnnJpegEnc {
         } else {
             weights.meta.quality as i32
         };
-        let inner = &self.comcnnenc;
-        inner.set_property("model", model.model.as_deref());
-        inner.set_property("model-location", model.model_location.as_deref());
-        inner.set_property("backend", &model.backend);
-        inner.set_property("device-index", model.device_index);
-        inner.set_property("precision", &model.precision);
+        common::forward_model_settings(&self.comcnnenc, &model);
         jpegenc.set_property("quality", quality);
         jpegenc.set_property_from_str("idct-method", "islow");
         gst::info!(

@@ -173,15 +173,7 @@ impl BaseTransformImpl for ComCnnEnc {
                 gst_base::subclass::base_transform::InputBuffer::Writable(b) => b,
                 gst_base::subclass::base_transform::InputBuffer::Readable(b) => b,
             };
-            input
-                .copy_into(
-                    out,
-                    gst::BufferCopyFlags::FLAGS
-                        | gst::BufferCopyFlags::TIMESTAMPS
-                        | gst::BufferCopyFlags::META,
-                    ..,
-                )
-                .map_err(|_| gst::FlowError::Error)?;
+            common::copy_metadata(input, out).map_err(|_| gst::FlowError::Error)?;
             // The frame is `size` bytes; the zeroed tail stays allocated behind it.
             out.set_size(size);
         }

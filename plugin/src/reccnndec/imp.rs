@@ -473,7 +473,13 @@ impl VideoFilterImpl for RecCnnDec {
             }
             let warn = state.stream.is_none() && !state.warned_no_info;
             state.warned_no_info = true;
-            (state.model.clone(), warn, state.default_error.clone())
+            // Only needed, and so only copied, when there is no model to run.
+            let default_error = state
+                .model
+                .is_none()
+                .then(|| state.default_error.clone())
+                .flatten();
+            (state.model.clone(), warn, default_error)
         };
         let Some(model) = model else {
             let cause = default_error.unwrap_or_else(cnncodec::models::no_model_message);
