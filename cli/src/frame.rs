@@ -27,15 +27,13 @@ pub fn run_frame(raw: &[String]) -> Result<(), String> {
 /// The PNG of the frame shown at `at` in `archive`.
 fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, String> {
     gstcnncodec::runner::init();
+    let quoted = archive.replace('"', "\\\"");
     let source = if archive.contains(['*', '?', '[']) {
-        let quoted = archive.replace('"', "\\\"");
         format!("splitmuxsrc location=\"{quoted}\"")
-    } else {
-        if !std::path::Path::new(archive).is_file() {
-            return Err(format!("{archive}: no such file"));
-        }
-        let quoted = archive.replace('"', "\\\"");
+    } else if std::path::Path::new(archive).is_file() {
         format!("filesrc location=\"{quoted}\" ! matroskademux")
+    } else {
+        return Err(format!("{archive}: no such file"));
     };
     let pipeline = gst::parse::launch(&format!(
         "{source} ! cnnjpegdec ! videoconvert ! pngenc ! appsink name=sink sync=false"
@@ -54,7 +52,10 @@ fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, Strin
             if ok {
                 Ok(())
             } else {
-                Err(first_error(&pipeline).unwrap_or_else(|| format!("{archive}: cannot {what}")))
+                Err(pipeline
+                    .bus()
+                    .and_then(|bus| gstcnncodec::runner::first_error(&bus))
+                    .unwrap_or_else(|| format!("{archive}: cannot {what}")))
             }
         };
         settle("open it")?;
@@ -78,14 +79,4 @@ fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, Strin
     })();
     let _ = pipeline.set_state(gst::State::Null);
     result
-}
-
-fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
-    let bus = pipeline.bus()?;
-    while let Some(msg) = bus.pop() {
-        if let gst::MessageView::Error(e) = msg.view() {
-            return Some(e.error().to_string());
-        }
-    }
-    None
 }

@@ -152,7 +152,8 @@ pub fn run_hooked(
     result
 }
 
-fn first_error(bus: &gst::Bus) -> Option<String> {
+/// The first error message waiting on `bus` (each wait up to 100 ms), if any.
+pub fn first_error(bus: &gst::Bus) -> Option<String> {
     while let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
         if let gst::MessageView::Error(e) = msg.view() {
             return Some(e.error().to_string());
