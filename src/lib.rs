@@ -19,6 +19,7 @@ pub mod rd;
 pub mod reference;
 pub mod resample;
 pub mod train;
+pub mod trust;
 pub mod weights;
 
 pub use engine::{load_engine, load_engine_with, BackendKind, Engine, Precision};

@@ -9,6 +9,21 @@ pub fn compact_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
+/// The largest frame the elements take, in pixels (16384 x 4096, or 8192 x 8192): a frame's
+/// working memory is about 30 bytes per original pixel, so this bounds it near 2 GB.
+pub const MAX_FRAME_PIXELS: u64 = 1 << 26;
+
+/// Why a frame size is refused, if it is.
+pub fn frame_size_refusal(width: usize, height: usize) -> Option<String> {
+    let pixels = width as u64 * height as u64;
+    (pixels > MAX_FRAME_PIXELS).then(|| {
+        format!(
+            "{width}x{height} frames ({pixels} pixels) are larger than the {MAX_FRAME_PIXELS} \
+             pixels a frame may have here; scale them down first (videoscale)"
+        )
+    })
+}
+
 /// Most columns a compact frame may carry beyond its compact width: `comcnnenc` widens it to a
 /// multiple of its `width-multiple` (at most 64) by repeating the last column, because stock
 /// `jpegenc` codes whatever follows a row into a partial last 8x8 block.

@@ -124,30 +124,12 @@ struct ReadFile {
     metadata: HashMap<String, String>,
 }
 
-/// Larger files are refused before reading (the paper-size pair is under 3 MB).
-pub const MAX_MODEL_BYTES: u64 = 256 << 20;
-
-fn read_safetensors(path: &Path) -> Result<ReadFile, WeightsError> {
-    let io = |e: String| WeightsError::Io(path.to_owned(), e);
-    // Paths may come from a stream's tag: never block on a FIFO or device, nor read without end.
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(WeightsError::Missing(path.to_owned()))
-        }
-        Err(e) => return Err(io(e.to_string())),
-    };
-    if !meta.is_file() {
-        return Err(io("not a regular file".into()));
-    }
-    if meta.len() > MAX_MODEL_BYTES {
-        return Err(io(format!(
-            "{} bytes is more than any model of this framework ({} MiB at most)",
-            meta.len(),
-            MAX_MODEL_BYTES >> 20
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+/// Reads and parses one safetensors file under [`crate::trust::read_model_file`]'s rules.
+fn read_safetensors(path: &Path, follow_links: bool) -> Result<ReadFile, WeightsError> {
+    let bytes = crate::trust::read_model_file(path, follow_links).map_err(|e| match e {
+        crate::trust::FileRefusal::NotFound => WeightsError::Missing(path.to_owned()),
+        other => WeightsError::Io(path.to_owned(), other.to_string()),
+    })?;
     parse_safetensors(&bytes, path)
 }
 
@@ -295,6 +277,11 @@ fn infer_configs(
     ))
 }
 
+/// Bounds on what a model file may declare, checked before anything is sized from it (the
+/// paper's networks have 64 feature maps and 20 layers).
+pub const MAX_FEATURES: usize = 512;
+pub const MAX_DEPTH: usize = 128;
+
 /// Architectures this build can run: luma networks (one channel), at least one feature map,
 /// a RecCNN of at least two layers.
 fn check_architecture(
@@ -311,6 +298,18 @@ fn check_architecture(
     }
     if com.features == 0 || rec.features == 0 {
         return err("a network has 0 feature maps".into());
+    }
+    if com.features > MAX_FEATURES || rec.features > MAX_FEATURES {
+        return err(format!(
+            "a network has {} feature maps; this build runs at most {MAX_FEATURES}",
+            com.features.max(rec.features)
+        ));
+    }
+    if rec.depth > MAX_DEPTH {
+        return err(format!(
+            "RecCNN depth {} is above the maximum of {MAX_DEPTH}",
+            rec.depth
+        ));
     }
     if rec.depth < 2 {
         return err(format!(
@@ -348,8 +347,8 @@ impl ModelWeights {
     pub fn load_reference_dir(dir: &Path) -> Result<Self, WeightsError> {
         let com_path = dir.join("comcnn.safetensors");
         let rec_path = dir.join("reccnn.safetensors");
-        let com = read_safetensors(&com_path)?;
-        let rec = read_safetensors(&rec_path)?;
+        let com = read_safetensors(&com_path, true)?;
+        let rec = read_safetensors(&rec_path, true)?;
         for (file, want) in [(&com, "comcnn"), (&rec, "reccnn")] {
             if let Some(model) = file.metadata.get("model") {
                 if model != want {
@@ -404,7 +403,13 @@ impl ModelWeights {
 
     /// The project's one-file format (see [`ModelWeights::save`]).
     pub fn load_model_file(path: &Path) -> Result<Self, WeightsError> {
-        Self::from_model_file(read_safetensors(path)?, path)
+        Self::from_model_file(read_safetensors(path, true)?, path)
+    }
+
+    /// A model file a stream named, at a path [`crate::trust::stream_model_path`] allowed:
+    /// a symbolic link put there since is refused, not followed.
+    pub fn load_stream_model_file(path: &Path) -> Result<Self, WeightsError> {
+        Self::from_model_file(read_safetensors(path, false)?, path)
     }
 
     /// A model file's bytes (a built-in model); `origin` names it in errors.

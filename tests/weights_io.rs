@@ -201,5 +201,15 @@ fn architectures_this_build_cannot_run_are_refused() {
 fn non_files_are_refused_without_reading() {
     // A stream's tag could name a device that reads forever.
     let err = ModelWeights::load(Path::new("/dev/zero")).unwrap_err();
-    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert!(err.to_string().contains("virtual file system"), "{err}");
+    // Declared sizes beyond any real network are refused before anything is sized from them.
+    for (features, depth, says) in [(100_000, 10, "at most 512"), (8, 1_000_000, "maximum of 128")] {
+        let mut huge = small_model(8);
+        huge.meta.reccnn.features = features;
+        huge.meta.reccnn.depth = depth;
+        let path = tmp(&format!("huge-{features}-{depth}.cnnmodel"));
+        huge.save(&path).unwrap();
+        let err = ModelWeights::load(&path).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
 }

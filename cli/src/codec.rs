@@ -47,6 +47,16 @@ impl ModelRef {
             Self::Builtin(n) => format!("model={n}"),
         }
     }
+
+    /// What `reccnndec` needs to decode the stream: nothing for a built-in model (it follows
+    /// the stream), the same file for a model file (a player follows stream-named files only
+    /// from directories it was told to trust).
+    pub fn decoder_property(&self) -> String {
+        match self {
+            Self::File(_) => self.element_property(),
+            Self::Builtin(_) => String::new(),
+        }
+    }
 }
 
 /// A stock codec at one operating point, as the pipelines run it.
@@ -223,9 +233,11 @@ pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
 /// compact image to whole JPEG blocks itself, [`Stock::compact_setting`]).
 pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
+    let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
     let launch = format!(
         "appsrc name=src ! comcnnenc {model_prop} {} ! {} ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! appsink name=sink",
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec {decoder_prop} \
+         ! appsink name=sink",
         codec.compact_setting(),
         codec.encoder(),
         codec.decoder()
@@ -274,9 +286,10 @@ pub fn framework_rgb(
     codec: Stock,
 ) -> Result<CodedRgb, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
+    let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
     let launch = format!(
         "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} {} ! {} ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec ! {TO_RGB} \
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec {decoder_prop} ! {TO_RGB} \
          ! appsink name=sink",
         codec.compact_setting(),
         codec.encoder(),

@@ -57,6 +57,7 @@ pub fn run_demo(raw: &[String]) -> Result<(), String> {
         args.positional.iter().map(PathBuf::from).collect()
     };
     let model_prop = model.element_property();
+    let decoder_prop = model.decoder_property();
     gstcnncodec::runner::init();
 
     println!(
@@ -66,7 +67,7 @@ pub fn run_demo(raw: &[String]) -> Result<(), String> {
             ModelRef::File(p) => format!("'{}'", p.display()),
         }
     );
-    println!("Framework: comcnnenc ! jpegenc quality={quality} idct-method=islow ! matroskamux, played back by matroskademux ! jpegdec ! reccnndec.");
+    println!("Framework: comcnnenc ! jpegenc quality={quality} idct-method=islow ! matroskamux, played back by matroskademux ! jpegdec ! reccnndec{}.", if decoder_prop.is_empty() { String::new() } else { format!(" {decoder_prop}") });
     println!("Plain JPEG: jpegenc on the full image at the quality whose size is closest. Luma only; PSNR/SSIM on 8-bit luma.\n");
     println!("| image | size | framework bytes | bpp | PSNR dB | SSIM | plain JPEG q | bytes | bpp | PSNR dB | SSIM | gain dB |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -87,7 +88,7 @@ pub fn run_demo(raw: &[String]) -> Result<(), String> {
             return Err(format!("archiving {}: {e}", path.display()));
         }
         let playback = format!(
-            "filesrc location=\"{}\" ! matroskademux ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink",
+            "filesrc location=\"{}\" ! matroskademux ! jpegdec idct-method=islow ! reccnndec {decoder_prop} ! appsink name=sink",
             mkv.display()
         );
         let res = run(&playback, vec![], Duration::from_secs(600));

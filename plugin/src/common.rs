@@ -385,6 +385,31 @@ pub fn encoder_mismatch(
     })
 }
 
+static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "cnncodec",
+        gst::DebugColorFlags::empty(),
+        Some("cnncodec elements' shared code"),
+    )
+});
+
+/// Refuses caps whose frames exceed [`cnncodec::pipeline::MAX_FRAME_PIXELS`] with an element
+/// error that says so, before any buffer of that size is allocated.
+pub fn check_frame_sizes(
+    element: &gst::Element,
+    infos: &[&gst_video::VideoInfo],
+) -> Result<(), gst::LoggableError> {
+    for info in infos {
+        if let Some(e) =
+            cnncodec::pipeline::frame_size_refusal(info.width() as usize, info.height() as usize)
+        {
+            gst::element_error!(element, gst::StreamError::Format, ("{}", e));
+            return Err(gst::loggable_error!(*CAT, "{}", e));
+        }
+    }
+    Ok(())
+}
+
 /// Model settings both elements expose.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSettings {
@@ -485,6 +510,21 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
             .mutable_ready()
             .build(),
     ]
+}
+
+/// reccnndec's (and cnnjpegdec's) trust setting for model files named by streams.
+pub fn stream_model_dirs_property() -> glib::ParamSpec {
+    glib::ParamSpecString::builder("stream-model-dirs")
+        .nick("Stream model directories")
+        .blurb(
+            "Directories (':'-separated) from which a model file named by the stream's \
+             cnncodec tag may be loaded. Empty (default): only built-in models are followed; \
+             a stream naming a file is refused with an error. A named path must be absolute, \
+             without '..' or symbolic links, and lead to a regular file inside one of these \
+             directories",
+        )
+        .mutable_ready()
+        .build()
 }
 
 pub fn set_model_property(

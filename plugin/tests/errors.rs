@@ -201,8 +201,9 @@ fn stream_model_that_is_gone_is_an_element_error() {
     std::fs::remove_file(&model).unwrap();
     let e = util::run(
         &format!(
-            "filesrc location={} ! matroskademux ! jpegdec ! reccnndec ! fakesink",
-            file.display()
+            "filesrc location={} ! matroskademux ! jpegdec ! reccnndec stream-model-dirs={} ! fakesink",
+            file.display(),
+            dir.display()
         ),
         vec![],
         Duration::from_secs(60),

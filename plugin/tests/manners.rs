@@ -181,7 +181,7 @@ fn latency_messages_only_reach_live_pipelines() {
     let count = |live: bool| {
         let launch = format!(
             "videotestsrc num-buffers=8 is-live={live} ! video/x-raw,format=GRAY8,width=64,height=48,framerate=100/1 \
-             ! comcnnenc model-location={m} ! reccnndec ! fakesink sync={live}",
+             ! comcnnenc model-location={m} ! reccnndec model-location={m} ! fakesink sync={live}",
             m = model.display()
         );
         let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

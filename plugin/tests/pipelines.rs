@@ -32,8 +32,9 @@ fn archive_and_play(codec_enc: &str, codec_dec: &str, format: &str, w: u32, h: u
     // Playback names no model and no size: both come from the file.
     let played = util::run(
         &format!(
-            "filesrc location={} ! matroskademux ! {codec_dec} ! reccnndec ! appsink name=sink",
-            file.display()
+            "filesrc location={} ! matroskademux ! {codec_dec} ! reccnndec stream-model-dirs={} ! appsink name=sink",
+            file.display(),
+            dir.display()
         ),
         vec![],
         Duration::from_secs(120),
@@ -80,7 +81,8 @@ fn jpeg2000_round_trip_restores_every_size() {
             let levels = j2k_levels(w.div_ceil(2), h.div_ceil(2));
             let direct = util::run(
                 &format!(
-                    "appsrc name=src ! comcnnenc model-location={} ! openjpegenc {levels} ! openjpegdec ! reccnndec ! appsink name=sink",
+                    "appsrc name=src ! comcnnenc model-location={} ! openjpegenc {levels} ! openjpegdec ! reccnndec model-location={} ! appsink name=sink",
+                    model.display(),
                     model.display()
                 ),
                 frames.clone(),
@@ -152,7 +154,7 @@ fn caps_change_mid_stream_is_followed() {
     }
     let result = util::run(
         &format!(
-            "appsrc name=src ! comcnnenc model-location={m} ! jpegenc ! jpegdec ! reccnndec ! appsink name=sink",
+            "appsrc name=src ! comcnnenc model-location={m} ! jpegenc ! jpegdec ! reccnndec model-location={m} ! appsink name=sink",
             m = model.display()
         ),
         frames,
@@ -346,7 +348,7 @@ fn camera_formats_code_like_their_planar_twins() {
             };
             for stage in [
                 format!("comcnnenc model-location={model}"),
-                format!("comcnnenc model-location={model} ! reccnndec"),
+                format!("comcnnenc model-location={model} ! reccnndec model-location={model}"),
             ] {
                 let planar = util::run(
                     &format!("appsrc name=src ! {stage} ! appsink name=sink"),
@@ -384,8 +386,9 @@ fn camera_formats_code_like_their_planar_twins() {
             .expect_ok();
             let played = util::run(
                 &format!(
-                    "filesrc location={} ! matroskademux ! jpegdec ! reccnndec ! appsink name=sink",
-                    file.display()
+                    "filesrc location={} ! matroskademux ! jpegdec ! reccnndec stream-model-dirs={} ! appsink name=sink",
+                    file.display(),
+                    dir.display()
                 ),
                 vec![],
                 Duration::from_secs(60),

@@ -24,7 +24,7 @@ fn released_model_through_real_elements_reproduces_the_reference_table() {
         let launch = format!(
             "appsrc name=src ! comcnnenc model-location=\"{m}\" ! jpegenc quality=50 idct-method=islow \
              ! tee name=t ! queue ! appsink name=jpeg sync=false \
-             t. ! queue ! jpegdec idct-method=islow ! reccnndec ! appsink name=sink",
+             t. ! queue ! jpegdec idct-method=islow ! reccnndec model-location=\"{m}\" ! appsink name=sink",
             m = model.display()
         );
         let result = util::run_with_jpeg(

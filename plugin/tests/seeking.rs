@@ -32,6 +32,14 @@ fn archive() -> std::path::PathBuf {
     file
 }
 
+/// `cnnjpegdec` allowed to load the archive's model from beside it.
+fn trusting_decoder(file: &std::path::Path) -> String {
+    format!(
+        "cnnjpegdec stream-model-dirs={}",
+        file.parent().unwrap().display()
+    )
+}
+
 struct Player {
     pipeline: gst::Pipeline,
     sink: gst_app::AppSink,
@@ -40,7 +48,7 @@ struct Player {
 impl Player {
     /// The archive played through `cnnjpegdec`, prerolled (PAUSED).
     fn paused(file: &std::path::Path) -> Self {
-        Self::paused_through(file, "cnnjpegdec")
+        Self::paused_through(file, &trusting_decoder(file))
     }
 
     /// The archive through `elements` (a launch fragment), prerolled.
@@ -178,7 +186,8 @@ fn seeks_and_steps_restore_the_frames_linear_playback_restores() {
 
     // Through the encoder too (a transcode: restore, then archive again): queries and seeks
     // pass both elements, and the segment query answers from the seek.
-    let transcode = Player::paused_through(&file, "cnnjpegdec ! cnnjpegenc");
+    let transcode =
+        Player::paused_through(&file, &format!("{} ! cnnjpegenc", trusting_decoder(&file)));
     assert_eq!(
         transcode.pipeline.query_duration::<gst::ClockTime>(),
         Some(gst::ClockTime::from_mseconds(FRAMES * FRAME_MS))

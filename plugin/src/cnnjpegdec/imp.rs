@@ -54,15 +54,26 @@ impl ObjectSubclass for CnnJpegDec {
 
 impl ObjectImpl for CnnJpegDec {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(common::model_properties);
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = common::model_properties();
+            props.push(common::stream_model_dirs_property());
+            props
+        });
         PROPS.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if pspec.name() == "stream-model-dirs" {
+            self.reccnndec.set_property_from_value(pspec.name(), value);
+            return;
+        }
         common::set_model_property(&mut self.settings.lock().unwrap(), value, pspec);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stream-model-dirs" {
+            return self.reccnndec.property_value(pspec.name());
+        }
         common::model_property(&self.settings.lock().unwrap(), pspec).expect("a model property")
     }
 

@@ -260,6 +260,7 @@ impl VideoFilterImpl for ComCnnEnc {
         _outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        common::check_frame_sizes(self.obj().upcast_ref(), &[in_info, out_info])?;
         let mut state = self.state.lock().unwrap();
         let model = state
             .model

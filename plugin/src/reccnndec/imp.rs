@@ -27,6 +27,8 @@ struct Settings {
     /// Original size to restore when the stream does not say (0: from the stream, else 2x).
     width: u32,
     height: u32,
+    /// Directories a model file named by the stream may be read from (`:`-separated).
+    stream_model_dirs: String,
 }
 
 #[derive(Default)]
@@ -57,6 +59,7 @@ impl Default for RecCnnDec {
                 model: ModelSettings::new(),
                 width: 0,
                 height: 0,
+                stream_model_dirs: String::new(),
             }),
             state: Mutex::new(State::default()),
         }
@@ -92,6 +95,7 @@ impl ObjectImpl for RecCnnDec {
                         .build(),
                 );
             }
+            props.push(common::stream_model_dirs_property());
             props.push(common::stats_property());
             props
         });
@@ -103,6 +107,9 @@ impl ObjectImpl for RecCnnDec {
         match pspec.name() {
             "width" => s.width = value.get().unwrap(),
             "height" => s.height = value.get().unwrap(),
+            "stream-model-dirs" => {
+                s.stream_model_dirs = value.get::<Option<String>>().unwrap().unwrap_or_default()
+            }
             _ => {
                 common::set_model_property(&mut s.model, value, pspec);
             }
@@ -126,6 +133,7 @@ impl ObjectImpl for RecCnnDec {
             }
             "width" => s.width.to_value(),
             "height" => s.height.to_value(),
+            "stream-model-dirs" => s.stream_model_dirs.to_value(),
             _ => common::model_property(&s.model, pspec).expect("known property"),
         }
     }
@@ -214,7 +222,10 @@ impl RecCnnDec {
     /// Follows the model a stream names, unless the user chose one. Loads outside the state
     /// lock: a slow file must not block `stop()`.
     fn adopt_stream_model(&self, info: &StreamInfo) {
-        let settings = self.settings.lock().unwrap().model.clone();
+        let (settings, trusted) = {
+            let s = self.settings.lock().unwrap();
+            (s.model.clone(), cnncodec::trust::parse_dir_list(&s.stream_model_dirs))
+        };
         let current = {
             let state = self.state.lock().unwrap();
             state.model.as_ref().map(|m| {
@@ -267,7 +278,11 @@ impl RecCnnDec {
                         .model_location
                         .as_deref()
                         .ok_or("it is not built in and the stream does not say where it is")?;
-                    common::load_model(Some(location), None, placement)
+                    let path = cnncodec::trust::stream_model_path(location, &trusted)
+                        .map_err(|e| stream_path_refusal(&e))?;
+                    let weights = cnncodec::ModelWeights::load_stream_model_file(&path)
+                        .map_err(|e| e.to_string())?;
+                    common::load_weights(weights, path.to_str(), placement)
                 })
                 .map_err(|e| {
                     format!(
@@ -294,6 +309,20 @@ impl RecCnnDec {
             }
             Err(e) => state.pending_error = Some(e),
         }
+    }
+}
+
+/// Why a path named by the stream is not followed, with what the user can set instead.
+fn stream_path_refusal(e: &cnncodec::trust::StreamPathRefusal) -> String {
+    use cnncodec::trust::StreamPathRefusal;
+    match e {
+        StreamPathRefusal::NothingTrusted => "streams may name only built-in models unless \
+             stream-model-dirs lists the directory that holds the file"
+            .into(),
+        StreamPathRefusal::Untrusted => {
+            format!("{e}: add its directory to stream-model-dirs")
+        }
+        _ => format!("{e}; the file is not followed"),
     }
 }
 
@@ -437,6 +466,7 @@ impl VideoFilterImpl for RecCnnDec {
         _outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        common::check_frame_sizes(self.obj().upcast_ref(), &[in_info, out_info])?;
         gst::debug!(
             CAT,
             imp = self,
