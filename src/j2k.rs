@@ -479,8 +479,8 @@ unsafe extern "C" fn source_seek(n: i64, user: *mut c_void) -> i32 {
 
 /// The largest image [`decode`] accepts, in pixels per component, and its most components:
 /// a header declaring more is refused before OpenJPEG allocates for it.
-pub const MAX_DECODE_PIXELS: u64 = 1 << 26;
-pub const MAX_DECODE_COMPONENTS: u32 = 4;
+pub const MAX_DECODE_PIXELS: u64 = 1 << 24;
+pub const MAX_DECODE_COMPONENTS: u32 = 3;
 
 fn check_declared_size(image: &opj::opj_image_t) -> Result<(), J2kError> {
     let (w, h) = (

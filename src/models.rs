@@ -129,10 +129,17 @@ pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
     if short_hash.len() < 8 {
         return None;
     }
-    BUILTIN
-        .iter()
-        .filter_map(|m| builtin(m.name).ok())
-        .find(|w| w.meta.content_hash.starts_with(short_hash))
+    // Every built-in model's hash, computed once: hashing them all per stream took
+    // milliseconds each time a stream named a model.
+    static HASHES: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    let hashes = HASHES.get_or_init(|| {
+        BUILTIN
+            .iter()
+            .filter_map(|m| builtin(m.name).ok().map(|w| (m.name, w.meta.content_hash)))
+            .collect()
+    });
+    let (name, _) = hashes.iter().find(|(_, h)| h.starts_with(short_hash))?;
+    builtin(name).ok()
 }
 
 /// Loads `location` when given, else the built-in `name` (else the default built-in model).

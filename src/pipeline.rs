@@ -9,9 +9,14 @@ pub fn compact_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
-/// The largest frame the elements take, in pixels (16384 x 4096, or 8192 x 8192): a frame's
-/// working memory is about 30 bytes per original pixel, so this bounds it near 2 GB.
-pub const MAX_FRAME_PIXELS: u64 = 1 << 26;
+/// The largest frame the elements take, in pixels (8K UHD, 7680 x 4320, fits): a frame's
+/// working memory is at most [`FRAME_BYTES_PER_PIXEL`] bytes per original pixel.
+pub const MAX_FRAME_PIXELS: u64 = 1 << 25;
+
+/// Heap bytes one frame may take in the elements per original pixel (frames and planes; Y444
+/// is the largest). The network's rows come on top: 3 rows of each layer's features in every
+/// thread, `12 x features x layers x threads` bytes per column.
+pub const FRAME_BYTES_PER_PIXEL: u64 = 128;
 
 /// Why a frame size is refused, if it is.
 pub fn frame_size_refusal(width: usize, height: usize) -> Option<String> {
@@ -41,11 +46,50 @@ pub fn is_original_of(coded: (usize, usize), width: usize, height: usize) -> boo
 /// otherwise mix the last pixels with its zero padding (a dark last compact column or row,
 /// which the restoration cannot undo).
 pub fn compress_luma(engine: &dyn Engine, luma: &GrayImage) -> GrayImage {
+    compact_unit(engine, luma).to_u8()
+}
+
+fn compact_unit(engine: &dyn Engine, luma: &GrayImage) -> Plane {
     let even = luma.padded_to(
         luma.width.next_multiple_of(2),
         luma.height.next_multiple_of(2),
     );
-    engine.compact(&even.to_unit()).to_u8()
+    engine.compact(&even.to_unit())
+}
+
+/// A network's output held NaN or infinity: finite weights can still overflow f32 (a broken or
+/// hostile model), and an 8-bit frame cannot show that, so it is an error, not a picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonFinite(pub &'static str);
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the model's {} produced NaN or infinity on this frame: its weights overflow \
+             32-bit floats; use another model",
+            self.0
+        )
+    }
+}
+
+fn finite(plane: &Plane, net: &'static str) -> Result<(), NonFinite> {
+    plane
+        .data
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(())
+        .ok_or(NonFinite(net))
+}
+
+/// [`compress_luma`] that refuses a non-finite network output.
+pub fn compress_luma_checked(
+    engine: &dyn Engine,
+    luma: &GrayImage,
+) -> Result<GrayImage, NonFinite> {
+    let compact = compact_unit(engine, luma);
+    finite(&compact, "ComCNN")?;
+    Ok(compact.to_u8())
 }
 
 /// Intermediates of one restoration, for tests and debugging.
@@ -111,6 +155,18 @@ pub fn restore_luma_stages(
         residual,
         output: output.to_u8(),
     }
+}
+
+/// [`restore_luma`] that refuses a non-finite network output.
+pub fn restore_luma_checked(
+    engine: &dyn Engine,
+    decoded: &GrayImage,
+    width: usize,
+    height: usize,
+) -> Result<GrayImage, NonFinite> {
+    let stages = restore_luma_stages(engine, decoded, width, height);
+    finite(&stages.residual, "RecCNN")?;
+    Ok(stages.output)
 }
 
 /// See [`restore_luma_stages`].

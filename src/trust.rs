@@ -170,7 +170,10 @@ pub fn parse_dir_list(list: &str) -> Vec<PathBuf> {
 /// The file a stream's `location` may be read from, given the directories the user trusts:
 /// an absolute, plain path with no symbolic link anywhere, inside one of `trusted` (each
 /// resolved first, so a trusted directory may itself be reached through a link).
-pub fn stream_model_path(location: &str, trusted: &[PathBuf]) -> Result<PathBuf, StreamPathRefusal> {
+pub fn stream_model_path(
+    location: &str,
+    trusted: &[PathBuf],
+) -> Result<PathBuf, StreamPathRefusal> {
     if trusted.is_empty() {
         return Err(StreamPathRefusal::NothingTrusted);
     }
@@ -185,8 +188,8 @@ pub fn stream_model_path(location: &str, trusted: &[PathBuf]) -> Result<PathBuf,
     if !plain {
         return Err(StreamPathRefusal::NotPlain);
     }
-    let real = std::fs::canonicalize(path)
-        .map_err(|e| StreamPathRefusal::Unreachable(e.to_string()))?;
+    let real =
+        std::fs::canonicalize(path).map_err(|e| StreamPathRefusal::Unreachable(e.to_string()))?;
     if real != path {
         return Err(StreamPathRefusal::ThroughLink);
     }
@@ -227,8 +230,17 @@ mod tests {
             read_model_file(&d, true),
             Err(FileRefusal::NotRegular("directory"))
         );
-        for v in ["/dev/zero", "/dev/urandom", "/proc/self/mem", "/proc/self/status"] {
-            assert_eq!(read_model_file(Path::new(v), true), Err(FileRefusal::Virtual), "{v}");
+        for v in [
+            "/dev/zero",
+            "/dev/urandom",
+            "/proc/self/mem",
+            "/proc/self/status",
+        ] {
+            assert_eq!(
+                read_model_file(Path::new(v), true),
+                Err(FileRefusal::Virtual),
+                "{v}"
+            );
         }
         let empty = d.join("empty.cnnmodel");
         std::fs::write(&empty, b"").unwrap();
@@ -247,7 +259,10 @@ mod tests {
         let link = d.join("link.cnnmodel");
         std::os::unix::fs::symlink(&small, &link).unwrap();
         assert_eq!(read_model_file(&link, true).unwrap(), b"abc");
-        assert_eq!(read_model_file(&link, false), Err(FileRefusal::SymbolicLink));
+        assert_eq!(
+            read_model_file(&link, false),
+            Err(FileRefusal::SymbolicLink)
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

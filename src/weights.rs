@@ -462,9 +462,21 @@ impl ModelWeights {
         })
     }
 
-    /// Writes the one-file format: safetensors with keys `comcnn.*` / `reccnn.*` and the
-    /// metadata as JSON. The content hash is recomputed so it always matches.
+    /// Writes the one-file format ([`ModelWeights::to_bytes`]).
     pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
+        let out = self
+            .to_bytes()
+            .map_err(|e| WeightsError::Io(path.to_owned(), e))?;
+        // Write beside and rename, so an interrupted save never leaves a half file.
+        let tmp = path.with_extension("partial");
+        std::fs::write(&tmp, out)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| WeightsError::Io(path.to_owned(), e.to_string()))
+    }
+
+    /// The one-file format: safetensors with keys `comcnn.*` / `reccnn.*` and the metadata as
+    /// JSON. The content hash is recomputed so it always matches.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let mut meta = self.meta.clone();
         meta.content_hash = content_hash(&self.comcnn, &self.reccnn);
         let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -474,28 +486,21 @@ impl ModelWeights {
                 bytes.push((format!("{net}.{k}"), t.shape.clone(), raw));
             }
         }
-        let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+        let views = bytes
             .iter()
             .map(|(k, s, b)| {
-                let view =
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                        .expect("shape and byte count agree by construction");
-                (k.clone(), view)
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .map(|view| (k.clone(), view))
+                    .map_err(|e| format!("tensor '{k}': {e:?}"))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let mut header = HashMap::new();
         header.insert(FORMAT_KEY.to_owned(), FORMAT_VERSION.to_owned());
         header.insert(
             META_KEY.to_owned(),
             serde_json::to_string(&meta).expect("metadata serialises"),
         );
-        let out = safetensors::serialize(views, &Some(header))
-            .map_err(|e| WeightsError::Io(path.to_owned(), format!("{e:?}")))?;
-        // Write beside and rename, so an interrupted save never leaves a half file.
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, out)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| WeightsError::Io(path.to_owned(), e.to_string()))
+        safetensors::serialize(views, &Some(header)).map_err(|e| format!("{e:?}"))
     }
 
     /// A freshly initialised pair (burn's default initialisation, seeded): for tests,

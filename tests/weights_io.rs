@@ -203,7 +203,10 @@ fn non_files_are_refused_without_reading() {
     let err = ModelWeights::load(Path::new("/dev/zero")).unwrap_err();
     assert!(err.to_string().contains("virtual file system"), "{err}");
     // Declared sizes beyond any real network are refused before anything is sized from them.
-    for (features, depth, says) in [(100_000, 10, "at most 512"), (8, 1_000_000, "maximum of 128")] {
+    for (features, depth, says) in [
+        (100_000, 10, "at most 512"),
+        (8, 1_000_000, "maximum of 128"),
+    ] {
         let mut huge = small_model(8);
         huge.meta.reccnn.features = features;
         huge.meta.reccnn.depth = depth;

@@ -269,7 +269,13 @@ impl StreamInfo {
     }
 
     pub fn from_comment(comment: &str) -> Option<Self> {
-        let s = gst::Structure::from_str(comment).ok()?;
+        // Other comments are not parsed at all: GStreamer's parser logs a critical for a
+        // text that does not start with a valid structure name.
+        let rest = comment.strip_prefix(STREAM_INFO_NAME)?;
+        if !(rest.is_empty() || rest.starts_with(',') || rest.starts_with(';')) {
+            return None;
+        }
+        let s = parse_structure(comment)?;
         if s.name() != STREAM_INFO_NAME {
             return None;
         }
@@ -289,6 +295,27 @@ impl StreamInfo {
     pub fn from_tags(tags: &gst::TagListRef) -> Option<Self> {
         tags.iter_tag::<gst::tags::Comment>()
             .find_map(|c| Self::from_comment(c.get()))
+    }
+}
+
+/// Parses a structure that must fill `text` (up to a closing `;`). Unlike
+/// `Structure::from_str`, trailing text is refused quietly instead of with a GLib warning.
+fn parse_structure(text: &str) -> Option<gst::Structure> {
+    use gst::glib::translate::from_glib_full;
+    let c = std::ffi::CString::new(text).ok()?;
+    let mut end: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: `c` is a valid C string that outlives the call; `end` points into it; a
+    // non-null result is a new structure we own.
+    unsafe {
+        let raw = gst::ffi::gst_structure_from_string(c.as_ptr(), &mut end);
+        if raw.is_null() {
+            return None;
+        }
+        let s: gst::Structure = from_glib_full(raw);
+        let rest = std::ffi::CStr::from_ptr(end).to_bytes();
+        rest.iter()
+            .all(|b| b.is_ascii_whitespace() || *b == b';')
+            .then_some(s)
     }
 }
 
@@ -408,6 +435,65 @@ pub fn check_frame_sizes(
         }
     }
     Ok(())
+}
+
+/// Refuses an input buffer that cannot hold a frame of the negotiated caps (too short for
+/// them, or a video meta describing planes outside it). GStreamer's video filter would only
+/// warn and push its output buffer unwritten: a wrong picture.
+pub fn check_input_buffer(
+    element: &gst::Element,
+    sink_pad: &gst::Pad,
+    inbuf: &gst::Buffer,
+) -> Result<(), gst::FlowError> {
+    let Some(info) = sink_pad
+        .current_caps()
+        .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+    else {
+        return Err(gst::FlowError::NotNegotiated);
+    };
+    if gst_video::VideoFrameRef::from_buffer_ref_readable(inbuf.as_ref(), &info).is_ok()
+        && planes_inside(inbuf, &info)
+    {
+        return Ok(());
+    }
+    gst::element_error!(
+        element,
+        gst::StreamError::Format,
+        (
+            "a {}-byte buffer cannot hold a {}x{} {} frame ({} bytes{}): the element before \
+             this one sent a short or malformed buffer",
+            inbuf.size(),
+            info.width(),
+            info.height(),
+            info.format().to_str(),
+            info.size(),
+            if inbuf.meta::<gst_video::VideoMeta>().is_some() {
+                ", or planes where its video meta says"
+            } else {
+                ""
+            }
+        )
+    );
+    Err(gst::FlowError::Error)
+}
+
+/// Whether every plane a video meta describes lies inside the buffer: mapping checks only
+/// where each plane starts, and the planes are then read `stride x rows` long.
+fn planes_inside(inbuf: &gst::Buffer, info: &gst_video::VideoInfo) -> bool {
+    let Some(meta) = inbuf.meta::<gst_video::VideoMeta>() else {
+        return true;
+    };
+    let format = info.format_info();
+    (0..info.n_planes() as usize).all(|p| {
+        let component = (0..info.n_components())
+            .find(|&c| format.plane()[c as usize] as usize == p)
+            .unwrap_or(0);
+        let rows = info.comp_height(component as u8) as u64;
+        let (Some(&offset), Some(&stride)) = (meta.offset().get(p), meta.stride().get(p)) else {
+            return false;
+        };
+        stride > 0 && offset as u64 + stride as u64 * rows <= inbuf.size() as u64
+    })
 }
 
 /// Model settings both elements expose.
@@ -955,6 +1041,29 @@ mod tests {
         let i = info(353);
         assert_eq!(StreamInfo::from_comment(&i.to_comment()), Some(i));
         assert_eq!(StreamInfo::from_comment("a user's own comment"), None);
+        // Found by `cnncodec-fuzz tag`: texts GStreamer's parser answers with a GLib critical
+        // or warning are refused before (or without) one.
+        let criticals = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = criticals.clone();
+        let handler = gst::glib::log_set_handler(
+            Some("GStreamer"),
+            gst::glib::LogLevels::LEVEL_CRITICAL | gst::glib::LogLevels::LEVEL_WARNING,
+            false,
+            false,
+            move |_, _, _| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        );
+        for text in [
+            "cnnco;ec, width=(int)4, height=(int)4",
+            "cnncodec, width=(int)4, height=(int)4;trailing=(int)1",
+            "cnncodec, version=(int)1, wation=(string)\"\";idth=(int)63, height1(int)11",
+            "cnncodec\u{0}, width=(int)4",
+        ] {
+            assert_eq!(StreamInfo::from_comment(text), None, "{text}");
+        }
+        gst::glib::log_remove_handler(Some("GStreamer"), handler);
+        assert_eq!(criticals.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod cnnjpegenc;
 mod comcnnenc;
 mod common;
 mod j2kenc;
-mod jpeg_info;
+pub mod jpeg_info;
 mod reccnndec;
 pub mod runner;
 

@@ -236,3 +236,89 @@ fn impossible_size_setting_is_an_element_error() {
         "{e}"
     );
 }
+
+/// A frame of `caps` in a buffer of `bytes` bytes, with a video meta when given.
+fn raw_frame(
+    caps: &str,
+    bytes: usize,
+    meta: Option<(&[usize], &[i32])>,
+) -> (gst::Caps, gst::Buffer) {
+    util::init();
+    let caps: gst::Caps = caps.parse().unwrap();
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let mut buffer = gst::Buffer::from_mut_slice(vec![128u8; bytes]);
+    if let Some((offsets, strides)) = meta {
+        gst_video::VideoMeta::add_full(
+            buffer.get_mut().unwrap(),
+            gst_video::VideoFrameFlags::empty(),
+            info.format(),
+            info.width(),
+            info.height(),
+            offsets,
+            strides,
+        )
+        .unwrap();
+    }
+    (caps, buffer)
+}
+
+// Found by `cnncodec-fuzz frames`: GStreamer's video filter only warns about a buffer it cannot
+// map and pushes its output buffer unwritten; a meta's planes were checked only where they start.
+#[test]
+fn short_or_malformed_buffers_are_element_errors_and_no_frame() {
+    let dir = util::tmp_dir("short");
+    let m = util::tiny_model(&dir, 33);
+    let caps = "video/x-raw,format=I420,width=32,height=24,framerate=10/1";
+    // I420 32x24: 768 + 2 x 192 bytes.
+    let cases: [(usize, Option<(&[usize], &[i32])>); 3] = [
+        (1000, None),
+        (1152, Some((&[0, 768, 960], &[32, 16, 16]))),
+        (1152, Some((&[0, 768, 1000], &[32, 16, 16]))),
+    ];
+    for element in ["comcnnenc", "reccnndec"] {
+        for (i, (bytes, meta)) in cases.iter().enumerate() {
+            let result = util::run(
+                &format!(
+                    "appsrc name=src ! {element} model-location={} ! appsink name=sink",
+                    m.display()
+                ),
+                vec![raw_frame(caps, *bytes, *meta)],
+                Duration::from_secs(60),
+            );
+            if i == 1 {
+                assert_eq!(result.samples.len(), 1, "{element}: a well-formed frame");
+                continue;
+            }
+            let e = result.error.expect("refused");
+            assert!(
+                e.contains("cannot hold a 32x24 I420 frame")
+                    && e.contains(&format!("{bytes}-byte")),
+                "{element}: {e}"
+            );
+            assert!(result.samples.is_empty(), "{element}: a frame came out");
+        }
+    }
+}
+
+#[test]
+fn frames_too_large_are_refused_before_allocating() {
+    let dir = util::tmp_dir("huge");
+    let m = util::tiny_model(&dir, 34);
+    let result = util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc model-location={} ! appsink name=sink",
+            m.display()
+        ),
+        vec![raw_frame(
+            "video/x-raw,format=GRAY8,width=40000,height=1000,framerate=10/1",
+            4096,
+            None,
+        )],
+        Duration::from_secs(60),
+    );
+    let e = result.error.expect("refused");
+    assert!(
+        e.contains("40000x1000 frames") && e.contains("scale them down"),
+        "{e}"
+    );
+}

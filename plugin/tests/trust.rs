@@ -115,14 +115,21 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
         e.contains("stream-model-dirs") && e.contains("default.fifo"),
         "{e}"
     );
-    assert!(!wire.was_opened(), "the default player opened the named path");
+    assert!(
+        !wire.was_opened(),
+        "the default player opened the named path"
+    );
 
     // Trusting one directory does not open files outside it, nor reach out by link or '..'.
     let wire = Tripwire::new(outside.join("target.fifo"));
     std::os::unix::fs::symlink(&wire.path, trusted.join("link.cnnmodel")).unwrap();
     std::os::unix::fs::symlink(&outside, trusted.join("sub")).unwrap();
     for (name, location, says) in [
-        ("outside", wire.path.clone(), "outside every trusted directory"),
+        (
+            "outside",
+            wire.path.clone(),
+            "outside every trusted directory",
+        ),
         ("link", trusted.join("link.cnnmodel"), "symbolic link"),
         ("subdir", trusted.join("sub/target.fifo"), "symbolic link"),
         (
@@ -159,7 +166,9 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
     .expect_ok();
     let played = play(&archive, &allow).expect_ok();
     assert_eq!(played.sizes(), vec![(64, 48)]);
-    let e = play(&archive, "").error.expect("refused without the setting");
+    let e = play(&archive, "")
+        .error
+        .expect("refused without the setting");
     assert!(e.contains("stream-model-dirs"), "{e}");
     // The user's own model-location is always allowed.
     play(&archive, &format!("model-location={}", model.display())).expect_ok();

@@ -10,7 +10,7 @@ use gst_video::subclass::prelude::*;
 
 use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
 use cnncodec::image::downscale_box2;
-use cnncodec::pipeline::compress_luma;
+use cnncodec::pipeline::compress_luma_checked;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -156,6 +156,16 @@ impl BaseTransformImpl for ComCnnEnc {
         gst_base::subclass::BaseTransformMode::NeverInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn transform(
+        &self,
+        inbuf: &gst::Buffer,
+        outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        common::check_input_buffer(obj.upcast_ref(), obj.sink_pad(), inbuf)?;
+        self.parent_transform(inbuf, outbuf)
+    }
 
     fn prepare_output_buffer(
         &self,
@@ -326,11 +336,14 @@ impl VideoFilterImpl for ComCnnEnc {
 
         let luma = common::read_component(inframe, 0);
         let started = std::time::Instant::now();
-        let compact = common::guard("ComCNN", || compress_luma(model.engine.as_ref(), &luma))
-            .map_err(|e| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
-                gst::FlowError::Error
-            })?;
+        let compact = common::guard("ComCNN", || {
+            compress_luma_checked(model.engine.as_ref(), &luma).map_err(|e| e.to_string())
+        })
+        .and_then(|r| r)
+        .map_err(|e| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
+            gst::FlowError::Error
+        })?;
         self.frame_done(started.elapsed());
         // Widened to the negotiated width by repeating the last column (`width-multiple`).
         let out_info = outframe.info().clone();

@@ -10,7 +10,7 @@ use gst_video::subclass::prelude::*;
 
 use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
 use cnncodec::pipeline::{
-    compact_size, is_original_of, resize_plane, restore_luma, MAX_WIDTH_PADDING,
+    compact_size, is_original_of, resize_plane, restore_luma_checked, MAX_WIDTH_PADDING,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -224,7 +224,10 @@ impl RecCnnDec {
     fn adopt_stream_model(&self, info: &StreamInfo) {
         let (settings, trusted) = {
             let s = self.settings.lock().unwrap();
-            (s.model.clone(), cnncodec::trust::parse_dir_list(&s.stream_model_dirs))
+            (
+                s.model.clone(),
+                cnncodec::trust::parse_dir_list(&s.stream_model_dirs),
+            )
         };
         let current = {
             let state = self.state.lock().unwrap();
@@ -331,6 +334,16 @@ impl BaseTransformImpl for RecCnnDec {
         gst_base::subclass::BaseTransformMode::NeverInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn transform(
+        &self,
+        inbuf: &gst::Buffer,
+        outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        common::check_input_buffer(obj.upcast_ref(), obj.sink_pad(), inbuf)?;
+        self.parent_transform(inbuf, outbuf)
+    }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
         if direction == gst::PadDirection::Src {
@@ -540,8 +553,9 @@ impl VideoFilterImpl for RecCnnDec {
         };
         let started = std::time::Instant::now();
         let restored = common::guard("RecCNN", || {
-            restore_luma(model.engine.as_ref(), &decoded, w, h)
+            restore_luma_checked(model.engine.as_ref(), &decoded, w, h).map_err(|e| e.to_string())
         })
+        .and_then(|r| r)
         .map_err(|e| {
             gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
             gst::FlowError::Error
