@@ -275,6 +275,9 @@ impl StreamInfo {
         if !(rest.is_empty() || rest.starts_with(',') || rest.starts_with(';')) {
             return None;
         }
+        if !every_value_typed(rest) {
+            return None;
+        }
         let s = parse_structure(comment)?;
         if s.name() != STREAM_INFO_NAME {
             return None;
@@ -296,6 +299,24 @@ impl StreamInfo {
         tags.iter_tag::<gst::tags::Comment>()
             .find_map(|c| Self::from_comment(c.get()))
     }
+}
+
+/// Whether every field of a serialised structure names its type (`key=(int)1`), as ours do:
+/// GStreamer's parser guesses the type of an untyped value and warns about some guesses.
+fn every_value_typed(fields: &str) -> bool {
+    let mut chars = fields.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '=' if !quoted && chars.peek() != Some(&'(') => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Parses a structure that must fill `text` (up to a closing `;`). Unlike
@@ -1059,6 +1080,7 @@ mod tests {
             "cnncodec, width=(int)4, height=(int)4;trailing=(int)1",
             "cnncodec, version=(int)1, wation=(string)\"\";idth=(int)63, height1(int)11",
             "cnncodec\u{0}, width=(int)4",
+            "cnncodec, version=(int)1, width=\"\", l*int)4, height=(int)3",
         ] {
             assert_eq!(StreamInfo::from_comment(text), None, "{text}");
         }
