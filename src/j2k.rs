@@ -110,12 +110,39 @@ fn err<T>(msg: impl Into<String>) -> Result<T, J2kError> {
     Err(J2kError(msg.into()))
 }
 
-/// The most resolution levels a `width` x `height` picture cut in `tile` tiles allows: the
-/// smallest tile side must hold `2^(levels-1)` samples.
-pub fn max_resolutions(width: usize, height: usize, tile: (u32, u32)) -> u32 {
-    let side = |full: usize, t: u32| if t == 0 { full } else { full.min(t as usize) };
-    let smallest = side(width, tile.0).min(side(height, tile.1)).max(1);
-    (usize::BITS - smallest.leading_zeros()).min(MAX_RESOLUTIONS)
+/// The most resolution levels a `width` x `height` picture cut in `tile` tiles allows, with
+/// components subsampled by `subsampling` (`(dx, dy)` each): every tile of every component,
+/// edge tiles included, must hold `2^(levels-1)` samples in each direction (OpenJPEG aborts
+/// the process on a wavelet over a 1-sample line).
+pub fn max_resolutions(
+    width: usize,
+    height: usize,
+    tile: (u32, u32),
+    subsampling: &[(u32, u32)],
+) -> u32 {
+    // The smallest extent a component's tiles have along one axis of `full` samples.
+    let smallest = |full: usize, t: u32, d: u32| -> usize {
+        let t = if t == 0 { full } else { (t as usize).min(full) };
+        let d = d.max(1) as usize;
+        let extent = |a: usize, b: usize| b.div_ceil(d) - a.div_ceil(d);
+        let first = extent(0, t);
+        let last_start = (full - 1) / t * t;
+        first.min(extent(last_start, full))
+    };
+    let subsampling = if subsampling.is_empty() {
+        &[(1, 1)][..]
+    } else {
+        subsampling
+    };
+    let least = subsampling
+        .iter()
+        .map(|&(dx, dy)| {
+            smallest(width.max(1), tile.0, dx).min(smallest(height.max(1), tile.1, dy))
+        })
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    (usize::BITS - least.leading_zeros()).min(MAX_RESOLUTIONS)
 }
 
 /// The ratio for `bpp` coded bits per pixel of a picture of `components` 8-bit components.
@@ -123,14 +150,16 @@ pub fn ratio_for_bpp(bpp: f64, components: usize) -> f64 {
     (components * 8) as f64 / bpp
 }
 
-/// Checks `settings` for a `width` x `height` picture of `components` components and
-/// returns the per-layer ratios (0 = lossless) and the resolution levels to use.
+/// Checks `settings` for a `width` x `height` picture whose components are subsampled by
+/// `subsampling` (`(dx, dy)` each) and returns the per-layer ratios (0 = lossless) and the
+/// resolution levels to use.
 pub fn plan(
     settings: &J2kSettings,
     width: usize,
     height: usize,
-    components: usize,
+    subsampling: &[(u32, u32)],
 ) -> Result<(Vec<f32>, u32), J2kError> {
+    let components = subsampling.len().max(1);
     if width == 0 || height == 0 {
         return err(format!("cannot code an empty {width}x{height} picture"));
     }
@@ -175,7 +204,7 @@ pub fn plan(
             .map(|i| (r * f64::powi(2.0, (settings.layers - 1 - i) as i32)) as f32)
             .collect(),
     };
-    let most = max_resolutions(width, height, settings.tile);
+    let most = max_resolutions(width, height, settings.tile, subsampling);
     let resolutions = match settings.resolutions {
         0 => DEFAULT_RESOLUTIONS.min(most),
         n if n > most => {
@@ -308,8 +337,7 @@ pub fn encode(
             planes.len()
         ));
     }
-    let (rates, resolutions) = plan(settings, width, height, planes.len())?;
-    let mut params = Vec::with_capacity(planes.len());
+    let mut factors = Vec::with_capacity(planes.len());
     for (i, p) in planes.iter().enumerate() {
         let (Some(dx), Some(dy)) = (subsampling(width, p.width), subsampling(height, p.height))
         else {
@@ -318,6 +346,12 @@ pub fn encode(
                 p.width, p.height
             ));
         };
+        factors.push((dx, dy));
+    }
+    let (rates, resolutions) = plan(settings, width, height, &factors)?;
+    let mut params = Vec::with_capacity(planes.len());
+    for (p, &(dx, dy)) in planes.iter().zip(&factors) {
+        let i = params.len();
         if p.stride < p.width || p.data.len() < p.stride * (p.height - 1) + p.width {
             return err(format!("plane {i} holds fewer bytes than its size needs"));
         }
@@ -641,9 +675,16 @@ mod tests {
             let back = decode(&bytes).unwrap();
             assert_eq!((back.width, back.height), (w, h));
         }
-        assert_eq!(max_resolutions(1, 1, (0, 0)), 1);
-        assert_eq!(max_resolutions(64, 40, (0, 0)), 6);
-        assert_eq!(max_resolutions(640, 480, (16, 0)), 5);
+        assert_eq!(max_resolutions(1, 1, (0, 0), &[(1, 1)]), 1);
+        assert_eq!(max_resolutions(64, 40, (0, 0), &[(1, 1)]), 6);
+        assert_eq!(max_resolutions(640, 480, (16, 0), &[(1, 1)]), 5);
+        // Edge tiles and subsampled chroma count: 20 = 6 + 6 + 6 + 2, and the last chroma
+        // tile of a 2x subsampled component is 1 sample wide.
+        assert_eq!(max_resolutions(20, 9, (6, 128), &[(1, 1)]), 2);
+        assert_eq!(
+            max_resolutions(20, 9, (6, 128), &[(1, 1), (2, 2), (2, 2)]),
+            1
+        );
     }
 
     #[test]
@@ -685,5 +726,34 @@ mod tests {
             assert!(e.contains(expected), "{e:?} lacks {expected:?}");
         }
         assert!(decode(b"not a codestream").is_err());
+    }
+
+    // Found by `cnncodec-fuzz j2k-encode`: 6-wide tiles on a 20-wide picture leave a 1-sample
+    // chroma tile at the right edge, and automatic resolution levels made OpenJPEG assert
+    // (abort the process) inside its wavelet.
+    #[test]
+    fn edge_tiles_of_subsampled_chroma_limit_the_resolution_levels() {
+        let (w, h) = (20, 9);
+        let luma = texture(w, h);
+        let chroma = texture(w.div_ceil(2), h.div_ceil(2));
+        let planes = [
+            PlaneRef::of(&luma),
+            PlaneRef::of(&chroma),
+            PlaneRef::of(&chroma),
+        ];
+        let settings = J2kSettings {
+            rate: Rate::BitsPerPixel(8.0),
+            tile: (6, 128),
+            ..Default::default()
+        };
+        let coded = encode(w, h, &planes, ColourSpace::Ycc, &settings).unwrap();
+        let decoded = decode(&coded).unwrap();
+        assert_eq!((decoded.width, decoded.height), (w, h));
+        let too_many = J2kSettings {
+            resolutions: 2,
+            ..settings
+        };
+        let e = encode(w, h, &planes, ColourSpace::Ycc, &too_many).unwrap_err();
+        assert!(e.0.contains("resolutions=2 is too many"), "{e}");
     }
 }

@@ -92,6 +92,7 @@ pub fn install(seed: u64, hang_after: Duration) {
     *EPOCH.lock().unwrap() = Some(Instant::now());
     std::panic::set_hook(Box::new(|info| {
         PANICS.fetch_add(1, Ordering::SeqCst);
+        eprintln!("panic: {info}");
         if let Ok(mut last) = LAST_PANIC.lock() {
             *last = info.to_string();
         }
@@ -110,6 +111,24 @@ pub fn install(seed: u64, hang_after: Duration) {
             }
         }
     });
+    // A C library that aborts (a failed assert) ends the process: say which case did it.
+    extern "C" fn on_abort(_: libc::c_int) {
+        let mut buf = *b"ABORT in case                     \n";
+        let mut n = CASE_INDEX.load(Ordering::SeqCst);
+        let mut i = buf.len() - 2;
+        loop {
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || i == 14 {
+                break;
+            }
+            i -= 1;
+        }
+        // SAFETY: write(2) is async-signal-safe; the buffer outlives the call.
+        unsafe { libc::write(2, buf.as_ptr().cast(), buf.len()) };
+    }
+    // SAFETY: installs a handler that only calls write(2).
+    unsafe { libc::signal(libc::SIGABRT, on_abort as libc::sighandler_t) };
     std::thread::spawn(move || loop {
         std::thread::sleep(Duration::from_millis(250));
         let started = CASE_STARTED_MS.load(Ordering::SeqCst);

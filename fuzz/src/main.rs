@@ -68,6 +68,9 @@ fn run_target<T: Target>(mut target: T, opts: &Options) -> bool {
     for index in indices {
         let mut rng = Rng::for_case(opts.seed, index);
         let input = target.generate(&mut rng);
+        if opts.only.is_some() {
+            eprintln!("case {index}: {input:#?}");
+        }
         let watched = guard::watch(index, || target.run(&input));
         let a = watched.allocation;
         summary.largest = summary.largest.max(a.largest);

@@ -24,9 +24,9 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// Uniform in `0..n` (`n` > 0).
+    /// Uniform in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next().checked_rem(n).unwrap_or(0)
     }
 
     pub fn range(&mut self, lo: u64, hi_inclusive: u64) -> u64 {

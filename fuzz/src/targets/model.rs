@@ -201,7 +201,11 @@ fn mutate_model(rng: &mut Rng, m: &mut ModelWeights) {
                 1e-40,
                 0.0,
             ];
-            let n = rng.range(1, t.data.len().max(1) as u64);
+            let n = if t.data.is_empty() {
+                0
+            } else {
+                rng.range(1, t.data.len() as u64)
+            };
             for _ in 0..n {
                 let i = rng.below(t.data.len() as u64) as usize;
                 t.data[i] = *rng.pick(&values);

@@ -298,12 +298,15 @@ impl J2kEnc {
     /// to change.
     fn check_settings(&self, info: &gst_video::VideoInfo) -> Result<(), gst::FlowError> {
         let settings = self.settings.lock().unwrap().to_j2k();
-        let components = info.n_components() as usize;
+        let format = info.format_info();
+        let subsampling: Vec<(u32, u32)> = (0..info.n_components() as usize)
+            .map(|c| (1 << format.w_sub()[c], 1 << format.h_sub()[c]))
+            .collect();
         j2k::plan(
             &settings,
             info.width() as usize,
             info.height() as usize,
-            components,
+            &subsampling,
         )
         .map(|_| ())
         .map_err(|e| {
