@@ -1,12 +1,13 @@
 //! `cnncodec frame --at SECONDS --out FILE.png ARCHIVE`: one restored frame of an archive,
 //! found by a flushing accurate seek (what an operator does to look at the minute something
 //! happened). ARCHIVE is a Matroska file or a quoted glob of segment files (`splitmuxsrc`).
+//! `--model-dirs DIRS` lets it load a model file the archive names from those directories.
 
 use crate::args::Args;
 use gst::prelude::*;
 
 pub fn run_frame(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["at", "out"])?;
+    let args = Args::parse(raw, &["at", "out", "model-dirs"])?;
     let at: f64 = args.parsed("at", 0.0)?;
     let out = args.get("out").ok_or("--out FILE.png is needed")?;
     let [archive] = args.positional.as_slice() else {
@@ -18,14 +19,24 @@ pub fn run_frame(raw: &[String]) -> Result<(), String> {
     if !(at.is_finite() && at >= 0.0) {
         return Err(format!("--at {at}: seconds from the start, 0 or more"));
     }
-    let png = restored_frame_at(archive, gst::ClockTime::from_nseconds((at * 1e9) as u64))?;
+    let png = restored_frame_at(
+        archive,
+        gst::ClockTime::from_nseconds((at * 1e9) as u64),
+        args.get("model-dirs").unwrap_or(""),
+    )?;
     std::fs::write(out, png).map_err(|e| format!("cannot write {out}: {e}"))?;
     println!("{out}: the frame at {at} s of {archive}");
     Ok(())
 }
 
 /// The PNG of the frame shown at `at` in `archive`.
-fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, String> {
+/// `model_dirs`: where a model file the archive names may be loaded from (built-in models
+/// need none).
+fn restored_frame_at(
+    archive: &str,
+    at: gst::ClockTime,
+    model_dirs: &str,
+) -> Result<Vec<u8>, String> {
     gstcnncodec::runner::init();
     let quoted = archive.replace('"', "\\\"");
     let source = if archive.contains(['*', '?', '[']) {
@@ -36,7 +47,9 @@ fn restored_frame_at(archive: &str, at: gst::ClockTime) -> Result<Vec<u8>, Strin
         return Err(format!("{archive}: no such file"));
     };
     let pipeline = gst::parse::launch(&format!(
-        "{source} ! cnnjpegdec ! videoconvert ! pngenc ! appsink name=sink sync=false"
+        "{source} ! cnnjpegdec stream-model-dirs=\"{}\" ! videoconvert ! pngenc \
+         ! appsink name=sink sync=false",
+        model_dirs.replace('"', "\\\"")
     ))
     .map_err(|e| format!("cannot build the pipeline: {e}"))?
     .downcast::<gst::Pipeline>()

@@ -64,7 +64,7 @@ pub const USAGE: &str = "usage:
   cnncodec bench-encoders [--frames N] [--sizes WxH[,WxH...]] [--format I420|GRAY8] [--image PNG]
   cnncodec models [--json]
   cnncodec curves --out FILE.svg [--title T] RUN/curve.csv ...
-  cnncodec frame --at SECONDS --out FILE.png ARCHIVE.mkv|'SEGMENT-GLOB'";
+  cnncodec frame --at SECONDS --out FILE.png [--model-dirs DIRS] ARCHIVE.mkv|'SEGMENT-GLOB'";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
