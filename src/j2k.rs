@@ -522,12 +522,12 @@ fn check_declared_size(image: &opj::opj_image_t) -> Result<(), J2kError> {
         image.y1.saturating_sub(image.y0) as u64,
     );
     if w == 0 || h == 0 || w * h > MAX_DECODE_PIXELS {
-        return err(&format!(
+        return err(format!(
             "the codestream declares a {w}x{h} image; at most {MAX_DECODE_PIXELS} pixels are decoded"
         ));
     }
     if image.numcomps == 0 || image.numcomps > MAX_DECODE_COMPONENTS {
-        return err(&format!(
+        return err(format!(
             "the codestream declares {} components; at most {MAX_DECODE_COMPONENTS} are decoded",
             image.numcomps
         ));
@@ -580,7 +580,7 @@ pub fn decode(codestream: &[u8]) -> Result<Decoded, J2kError> {
             let comp = &*image.comps.add(i);
             let (w, h) = (comp.w as usize, comp.h as usize);
             if comp.data.is_null() || w == 0 || h == 0 {
-                return err(&format!("component {i} of the codestream was not decoded"));
+                return err(format!("component {i} of the codestream was not decoded"));
             }
             let src = std::slice::from_raw_parts(comp.data, w * h);
             let data = src.iter().map(|&v| v.clamp(0, 255) as u8).collect();

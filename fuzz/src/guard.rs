@@ -128,7 +128,7 @@ pub fn install(seed: u64, hang_after: Duration) {
         unsafe { libc::write(2, buf.as_ptr().cast(), buf.len()) };
     }
     // SAFETY: installs a handler that only calls write(2).
-    unsafe { libc::signal(libc::SIGABRT, on_abort as libc::sighandler_t) };
+    unsafe { libc::signal(libc::SIGABRT, on_abort as *const () as libc::sighandler_t) };
     std::thread::spawn(move || loop {
         std::thread::sleep(Duration::from_millis(250));
         let started = CASE_STARTED_MS.load(Ordering::SeqCst);

@@ -111,7 +111,7 @@ fn run_target<T: Target>(mut target: T, opts: &Options) -> bool {
             }
         }
         done += 1;
-        if done % 100_000 == 0 {
+        if done.is_multiple_of(100_000) {
             eprintln!(
                 "{}: {done} cases, {} failures, {:.0} s",
                 T::NAME,

@@ -237,12 +237,11 @@ fn impossible_size_setting_is_an_element_error() {
     );
 }
 
+/// Plane offsets and strides for a video meta.
+type Layout<'a> = Option<(&'a [usize], &'a [i32])>;
+
 /// A frame of `caps` in a buffer of `bytes` bytes, with a video meta when given.
-fn raw_frame(
-    caps: &str,
-    bytes: usize,
-    meta: Option<(&[usize], &[i32])>,
-) -> (gst::Caps, gst::Buffer) {
+fn raw_frame(caps: &str, bytes: usize, meta: Layout) -> (gst::Caps, gst::Buffer) {
     util::init();
     let caps: gst::Caps = caps.parse().unwrap();
     let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
@@ -270,7 +269,7 @@ fn short_or_malformed_buffers_are_element_errors_and_no_frame() {
     let m = util::tiny_model(&dir, 33);
     let caps = "video/x-raw,format=I420,width=32,height=24,framerate=10/1";
     // I420 32x24: 768 + 2 x 192 bytes.
-    let cases: [(usize, Option<(&[usize], &[i32])>); 3] = [
+    let cases: [(usize, Layout); 3] = [
         (1000, None),
         (1152, Some((&[0, 768, 960], &[32, 16, 16]))),
         (1152, Some((&[0, 768, 1000], &[32, 16, 16]))),

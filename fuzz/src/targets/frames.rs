@@ -114,7 +114,7 @@ impl Target for Frames {
         );
         Input {
             decoder,
-            format: *rng.pick(FORMATS),
+            format: rng.pick::<&str>(FORMATS),
             width,
             height,
             padding: rng
