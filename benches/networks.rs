@@ -10,7 +10,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let sizes = [(352, 288), (1280, 720)];
-    match cnncodec::bench::report(frames, &sizes, cnncodec::BackendKind::Cpu) {
+    match cnncodec::eval::bench::report(frames, &sizes, cnncodec::BackendKind::Cpu) {
         Ok(table) => {
             print!("{table}");
             let steps: usize = std::env::var("CNNCODEC_BENCH_TRAIN_STEPS")
@@ -18,13 +18,13 @@ fn main() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(2);
             for (features, depth) in [(32, 10), (64, 20)] {
-                let rec = cnncodec::model::RecCnnConfig::new()
+                let rec = cnncodec::net::architecture::RecCnnConfig::new()
                     .with_features(features)
                     .with_depth(depth);
                 println!();
                 print!(
                     "{}",
-                    cnncodec::bench::train_step_report(&rec, 16, 40, steps, true)
+                    cnncodec::train::throughput::train_step_report(&rec, 16, 40, steps, true)
                 );
             }
         }

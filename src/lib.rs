@@ -2,26 +2,16 @@
 //! as a library. No GStreamer types here: the elements, training, evaluation and benchmarks
 //! all call these functions.
 
-pub mod bench;
-pub mod bnstats;
-pub mod cpu;
-pub mod engine;
-pub mod fastconv;
-pub mod grow;
-pub mod image;
-pub mod j2k;
-pub mod jpeg_proxy;
-pub mod metrics;
-pub mod model;
-pub mod models;
+pub mod codec;
+pub mod eval;
+pub mod frame;
+pub mod net;
 pub mod pipeline;
-pub mod rd;
-pub mod reference;
-pub mod resample;
+pub mod rng;
+#[cfg(feature = "train")]
 pub mod train;
-pub mod trust;
-pub mod weights;
 
-pub use engine::{load_engine, load_engine_with, BackendKind, Engine, Precision};
-pub use image::{GrayImage, Plane};
-pub use weights::{ModelMeta, ModelWeights, WeightsError};
+pub use frame::image::{GrayImage, Plane};
+pub use net::backend::{BackendKind, Precision};
+pub use net::engine::{load_engine, load_engine_with, Engine};
+pub use net::weights::{ModelMeta, ModelWeights, WeightsError};

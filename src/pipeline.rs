@@ -1,8 +1,8 @@
 //! The framework's per-frame steps, shared by the elements, evaluation and tests.
 
-use crate::engine::Engine;
-use crate::image::{GrayImage, Plane};
-use crate::resample::imresize_bicubic;
+use crate::frame::image::{GrayImage, Plane};
+use crate::frame::resample::imresize_bicubic;
+use crate::net::engine::Engine;
 
 /// Compact size of a frame: what a stride-2 ComCNN gives.
 pub fn compact_size(width: usize, height: usize) -> (usize, usize) {
@@ -191,7 +191,7 @@ pub fn resize_plane(plane: &GrayImage, width: usize, height: usize) -> GrayImage
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::downscale_box2;
+    use crate::frame::image::downscale_box2;
 
     fn smooth(width: usize, height: usize) -> GrayImage {
         let data = (0..width * height)
@@ -204,15 +204,16 @@ mod tests {
     }
 
     fn psnr_of(a: &GrayImage, b: &GrayImage) -> f64 {
-        crate::metrics::psnr(a, b)
+        crate::eval::metrics::psnr(a, b)
     }
 
     /// A flat odd-sized frame through a box-filter ComCNN stays flat to its last compact
     /// column and row (the network never sees its zero padding there).
     #[test]
+    #[cfg(feature = "train")]
     fn odd_originals_compress_without_a_dark_edge() {
-        use crate::engine::BurnEngine;
-        use crate::model::{ComCnnConfig, RecCnnConfig};
+        use crate::net::architecture::{ComCnnConfig, RecCnnConfig};
+        use crate::net::engine::BurnEngine;
         use crate::train::{initialise, InitScheme};
         let mut m = crate::ModelWeights::random(
             "box",
@@ -221,7 +222,7 @@ mod tests {
             1,
         );
         initialise(&mut m, InitScheme::Downsampler, 1);
-        let engine = BurnEngine::<crate::engine::CpuBackend>::new(&m, Default::default());
+        let engine = BurnEngine::<crate::net::backend::CpuBackend>::new(&m, Default::default());
         let flat = GrayImage::new(9, 7, vec![200; 63]);
         let compact = compress_luma(&engine, &flat);
         assert_eq!((compact.width, compact.height), (5, 4));

@@ -4,8 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cnncodec::cpu::CpuEngine;
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
+use cnncodec::net::cpu::CpuEngine;
 use cnncodec::{Engine, ModelWeights, Plane};
 
 struct Counting;

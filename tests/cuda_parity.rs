@@ -3,8 +3,8 @@
 //! Without the NVIDIA driver the test says so and checks only that the error is clear.
 #![cfg(feature = "cuda")]
 
-use cnncodec::image::read_png_luma;
-use cnncodec::metrics::psnr;
+use cnncodec::eval::metrics::psnr;
+use cnncodec::frame::image::read_png_luma;
 use cnncodec::pipeline::{compress_luma, restore_luma};
 use cnncodec::{load_engine_with, BackendKind, Precision};
 
@@ -12,7 +12,7 @@ use cnncodec::{load_engine_with, BackendKind, Precision};
 fn cuda_encode_decodes_on_cpu_like_on_cuda() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let frame = read_png_luma(&root.join("samples/vtest_f0610.png")).unwrap();
-    let weights = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
+    let weights = cnncodec::net::builtin::builtin(cnncodec::net::builtin::DEFAULT_MODEL).unwrap();
     let cpu = load_engine_with(&weights, BackendKind::Cpu, 0, Precision::Fp32).unwrap();
     for precision in [Precision::Fp32, Precision::Fp16] {
         let gpu = match load_engine_with(&weights, BackendKind::Cuda, 0, precision) {

@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use cnncodec::image::{read_png_luma, GrayImage, Plane};
-use cnncodec::metrics::{psnr, ssim};
+use cnncodec::eval::metrics::{psnr, ssim};
+use cnncodec::eval::reference::{expected_rows, require_reference};
+use cnncodec::frame::image::{read_png_luma, GrayImage, Plane};
 use cnncodec::pipeline::{compress_luma, restore_luma_stages};
-use cnncodec::reference::{expected_rows, require_reference};
 use cnncodec::{load_engine, BackendKind, ModelWeights};
 
 fn golden(path: &std::path::Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    cnncodec::reference::read_golden(path).unwrap()
+    cnncodec::eval::reference::read_golden(path).unwrap()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use cnncodec::engine::CpuBackend;
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::weights::{ModelWeights, StoredTensor, WeightsError};
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
+use cnncodec::net::backend::CpuBackend;
+use cnncodec::net::weights::{ModelWeights, StoredTensor, WeightsError};
 
 fn small_model(seed: u64) -> ModelWeights {
     ModelWeights::random(
@@ -110,7 +110,7 @@ fn networks_from_different_files_are_detected() {
 }
 
 fn mixed_hash(m: &ModelWeights) -> String {
-    cnncodec::weights::content_hash(&m.comcnn, &m.reccnn)
+    cnncodec::net::weights::content_hash(&m.comcnn, &m.reccnn)
 }
 
 fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -123,7 +123,8 @@ fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 #[test]
 fn reference_layout_pairs_are_checked() {
-    let Some(reference) = cnncodec::reference::require_reference("reference layout pairing") else {
+    let Some(reference) = cnncodec::eval::reference::require_reference("reference layout pairing")
+    else {
         return;
     };
     let official = reference.join("official-qf50");

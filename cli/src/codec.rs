@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnncodec::image::RgbImage;
+use cnncodec::frame::image::RgbImage;
 use cnncodec::{GrayImage, ModelWeights};
 use gstcnncodec::runner::{gray_frame, luma_of, rgb_frame, rgb_of, run_with_jpeg};
 
@@ -22,21 +22,23 @@ impl ModelRef {
         if path.exists() {
             return Ok(Self::File(path));
         }
-        if cnncodec::models::builtin_names().contains(&spec)
-            || cnncodec::models::ALIASES.iter().any(|(a, _)| *a == spec)
+        if cnncodec::net::builtin::builtin_names().contains(&spec)
+            || cnncodec::net::builtin::ALIASES
+                .iter()
+                .any(|(a, _)| *a == spec)
         {
             return Ok(Self::Builtin(spec.to_owned()));
         }
         Err(format!(
             "'{spec}' is neither a model file nor a built-in model (built in: {})",
-            cnncodec::models::builtin_names().join(", ")
+            cnncodec::net::builtin::builtin_names().join(", ")
         ))
     }
 
     pub fn load(&self) -> Result<ModelWeights, String> {
         match self {
             Self::File(p) => ModelWeights::load(p).map_err(|e| e.to_string()),
-            Self::Builtin(n) => cnncodec::models::builtin(n),
+            Self::Builtin(n) => cnncodec::net::builtin::builtin(n),
         }
     }
 
@@ -126,9 +128,9 @@ impl Stock {
     /// A short label for tables: `q50`, `0.25bpp`, `r8`.
     pub fn label(&self) -> String {
         match self {
-            Self::Jpeg(q) => cnncodec::models::point_label("jpeg", *q),
+            Self::Jpeg(q) => cnncodec::net::builtin::point_label("jpeg", *q),
             Self::J2kBpp(b) => format!("{b}bpp"),
-            Self::J2kRatio(r) => cnncodec::models::point_label("jpeg2000", *r),
+            Self::J2kRatio(r) => cnncodec::net::builtin::point_label("jpeg2000", *r),
         }
     }
 
@@ -325,7 +327,7 @@ pub fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded)
 /// training sees the bytes users get.
 pub struct StockCodec(pub Stock);
 
-impl cnncodec::train::CompactCodec for StockCodec {
+impl cnncodec::codec::CompactCodec for StockCodec {
     fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
         plain(compact, self.0).map(|c| c.image)
     }
@@ -342,7 +344,7 @@ pub struct MixedCodec {
     pub next: std::cell::Cell<usize>,
 }
 
-impl cnncodec::train::CompactCodec for MixedCodec {
+impl cnncodec::codec::CompactCodec for MixedCodec {
     fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
         let i = self.next.get();
         self.next.set(i + 1);
@@ -368,14 +370,16 @@ impl cnncodec::train::CompactCodec for MixedCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cnncodec::train::CompactCodec;
+    use cnncodec::codec::CompactCodec;
 
     /// The golden intermediates of the paper's Lena as 8-bit planes (`None`: the reference
     /// data is skipped on purpose, which `require_reference` says).
     fn lena_stages_u8(test: &str) -> Option<impl Fn(&str) -> Vec<u8>> {
-        let reference = cnncodec::reference::require_reference(test)?;
-        let g = cnncodec::reference::read_golden(&reference.join("golden/lena_stages.safetensors"))
-            .unwrap();
+        let reference = cnncodec::eval::reference::require_reference(test)?;
+        let g = cnncodec::eval::reference::read_golden(
+            &reference.join("golden/lena_stages.safetensors"),
+        )
+        .unwrap();
         Some(move |key: &str| g[key].1.iter().map(|&x| x as u8).collect())
     }
 
@@ -407,7 +411,7 @@ mod tests {
         gstcnncodec::runner::init();
         for quality in [10, 50, 90] {
             let real = StockCodec(Stock::Jpeg(quality)).code(&image).unwrap();
-            let out = cnncodec::jpeg_proxy::proxy_code(&image, quality);
+            let out = cnncodec::train::jpeg_proxy::proxy_code(&image, quality);
             let mean_abs = |a: &mut dyn Iterator<Item = f64>| a.sum::<f64>() / (256.0 * 256.0);
             let proxy_err = mean_abs(
                 &mut out
@@ -470,14 +474,14 @@ mod tests {
         let img = GrayImage::new(w, 67, data);
         gstcnncodec::runner::init();
         let via_elements = StockCodec(Stock::J2kRatio(8)).code(&img).unwrap();
-        let settings = cnncodec::j2k::J2kSettings {
-            rate: cnncodec::j2k::Rate::Ratio(8.0),
+        let settings = cnncodec::codec::j2k::J2kSettings {
+            rate: cnncodec::codec::j2k::Rate::Ratio(8.0),
             threads: 0,
             ..Default::default()
         };
-        let bytes = cnncodec::j2k::encode_gray(&img, &settings).unwrap();
+        let bytes = cnncodec::codec::j2k::encode_gray(&img, &settings).unwrap();
         assert_eq!(plain(&img, Stock::J2kRatio(8)).unwrap().bytes, bytes.len());
-        let core = cnncodec::j2k::decode(&bytes).unwrap();
+        let core = cnncodec::codec::j2k::decode(&bytes).unwrap();
         assert_eq!(via_elements, core.planes[0]);
     }
 }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cnncodec::image::{read_png_luma, write_png_gray};
-use cnncodec::metrics::{psnr, ssim};
+use cnncodec::eval::metrics::{psnr, ssim};
+use cnncodec::frame::image::{read_png_luma, write_png_gray};
 use gstcnncodec::runner::{gray_frame, luma_of, run, run_with_jpeg};
 
 use crate::args::Args;
@@ -23,10 +23,10 @@ pub fn demo_model(args: &Args, quality: u32) -> Result<ModelRef, String> {
     if let Ok(m) = ModelRef::parse(&for_quality) {
         return Ok(m);
     }
-    if let Some(name) = cnncodec::models::default_model() {
+    if let Some(name) = cnncodec::net::builtin::default_model() {
         return Ok(ModelRef::Builtin(name.to_owned()));
     }
-    let released = cnncodec::reference::reference_dir().join("official-qf50");
+    let released = cnncodec::eval::reference::reference_dir().join("official-qf50");
     println!("This build has no built-in model (models/ was empty when it was compiled).");
     if released.is_dir() {
         println!(

@@ -22,9 +22,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cnncodec::image::{read_png_luma, read_png_rgb, RgbImage};
-use cnncodec::metrics::{ms_ssim, psnr, ssim};
-use cnncodec::rd::{bd_quality, bd_rate, Interpolation, RdPoint};
+use cnncodec::eval::metrics::{ms_ssim, psnr, ssim};
+use cnncodec::eval::rd::{bd_quality, bd_rate, Interpolation, RdPoint};
+use cnncodec::frame::image::{read_png_luma, read_png_rgb, RgbImage};
 use cnncodec::GrayImage;
 use serde_json::{json, Value};
 
@@ -203,7 +203,7 @@ fn framework_points(
             None => (spec, None),
         };
         let models = if spec == "builtin" {
-            let names = cnncodec::models::ladder_names_for(codec);
+            let names = cnncodec::net::builtin::ladder_names_for(codec);
             if names.is_empty() {
                 return Err(format!(
                     "--model builtin: this build has no built-in {codec} model"
@@ -221,7 +221,7 @@ fn framework_points(
             .map(|m| m.load().map(|w| (m, w)))
             .collect::<Result<Vec<_>, _>>()?;
         // A ladder's points in bit-rate order.
-        loaded.sort_by_key(|(_, w)| cnncodec::models::bitrate_rank(codec, w.meta.quality));
+        loaded.sort_by_key(|(_, w)| cnncodec::net::builtin::bitrate_rank(codec, w.meta.quality));
         for (model, weights) in loaded {
             if weights.meta.codec != codec {
                 return Err(format!(
@@ -346,7 +346,7 @@ fn bd_entry(anchor: &Curve, test: &Curve, metric: &str, f: fn(&Measure) -> f64) 
             .filter(|p| p.rate >= WINDOW_BPP.0 && p.rate <= WINDOW_BPP.1)
             .collect()
     };
-    let val = |r: Result<f64, cnncodec::rd::BdError>| match r {
+    let val = |r: Result<f64, cnncodec::eval::rd::BdError>| match r {
         Ok(v) => json!(v),
         Err(e) => json!(format!("undefined: {e}")),
     };

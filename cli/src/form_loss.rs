@@ -2,7 +2,7 @@
 //! patches, in inference form (stored BatchNorm statistics, as the elements run it) and in
 //! training form (each batch normalised by its own statistics): whether what training lowers
 //! carries over to inference, and how two models compare on patches of a given size and scale
-//! (see `cnncodec::bnstats::form_losses`). The patches come through the first model's ComCNN
+//! (see `cnncodec::train::bnstats::form_losses`). The patches come through the first model's ComCNN
 //! and codec, so models compared this way should share their ComCNN.
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //!     [--scale 1] [--patch 40] [--batch 16] [--batches 20] [--seed 1]
 //! ```
 
-use cnncodec::bnstats::{form_losses, sample_batches};
+use cnncodec::train::bnstats::{form_losses, sample_batches};
 
 use crate::args::Args;
 use crate::codec::ModelRef;

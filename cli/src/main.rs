@@ -119,13 +119,13 @@ fn bench_train(raw: &[String]) -> Result<(), String> {
     )?;
     let rec = match args.get("model") {
         Some(m) => codec::ModelRef::parse(m)?.load()?.meta.reccnn,
-        None => cnncodec::model::RecCnnConfig::new()
+        None => cnncodec::net::architecture::RecCnnConfig::new()
             .with_features(args.parsed("features", 64)?)
             .with_depth(args.parsed("depth", 20)?),
     };
     print!(
         "{}",
-        cnncodec::bench::train_step_report(
+        cnncodec::train::throughput::train_step_report(
             &rec,
             args.parsed("batch", 16)?,
             args.parsed("patch", 40)?,
@@ -169,8 +169,8 @@ fn bench(raw: &[String]) -> Result<(), String> {
         Some(m) => codec::ModelRef::parse(m)?.load()?,
         None => cnncodec::ModelWeights::random(
             "paper-size networks",
-            cnncodec::model::ComCnnConfig::new(),
-            cnncodec::model::RecCnnConfig::new()
+            cnncodec::net::architecture::ComCnnConfig::new(),
+            cnncodec::net::architecture::RecCnnConfig::new()
                 .with_features(args.parsed("features", 64)?)
                 .with_depth(args.parsed("depth", 20)?),
             1,
@@ -179,13 +179,13 @@ fn bench(raw: &[String]) -> Result<(), String> {
     let timed = match args.get("networks") {
         Some(list) => list
             .split(',')
-            .map(cnncodec::bench::Timed::parse)
+            .map(cnncodec::eval::bench::Timed::parse)
             .collect::<Result<Vec<_>, _>>()?,
-        None => cnncodec::bench::Timed::ALL.to_vec(),
+        None => cnncodec::eval::bench::Timed::ALL.to_vec(),
     };
     print!(
         "{}",
-        cnncodec::bench::report_for(&weights, frames, &sizes, backend, precision, &timed)?
+        cnncodec::eval::bench::report_for(&weights, frames, &sizes, backend, precision, &timed)?
     );
     Ok(())
 }

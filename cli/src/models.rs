@@ -11,11 +11,11 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
         [flag] if flag == "--json" => true,
         other => return Err(format!("unexpected arguments {other:?}\n{}", crate::USAGE)),
     };
-    let default = cnncodec::models::default_model();
+    let default = cnncodec::net::builtin::default_model();
     let mut rows = vec![];
-    for m in cnncodec::models::builtin_models() {
-        let w = cnncodec::models::builtin(m.name)?;
-        let measured = cnncodec::models::measured(m.name, &w.meta.codec, w.meta.quality);
+    for m in cnncodec::net::builtin::builtin_models() {
+        let w = cnncodec::net::builtin::builtin(m.name)?;
+        let measured = cnncodec::net::builtin::measured(m.name, &w.meta.codec, w.meta.quality);
         let stock = Stock::for_model(&w.meta.codec, w.meta.quality)?;
         rows.push(json!({
             "name": m.name,
@@ -53,7 +53,7 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
     rows.sort_by_key(|r| {
         let codec = r["codec"].as_str().unwrap_or("").to_owned();
         let q = r["compact_quality"].as_u64().unwrap_or(0) as u32;
-        let rank = cnncodec::models::bitrate_rank(&codec, q);
+        let rank = cnncodec::net::builtin::bitrate_rank(&codec, q);
         (
             codec != "jpeg",
             codec,
@@ -69,7 +69,7 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
         return Ok(());
     }
     if rows.is_empty() {
-        println!("{}", cnncodec::models::no_model_message());
+        println!("{}", cnncodec::net::builtin::no_model_message());
         return Ok(());
     }
     println!("| model | codec | encoder setting | bpp | PSNR-Y dB | SSIM | |");

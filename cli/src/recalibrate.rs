@@ -1,6 +1,6 @@
 //! `cnncodec recalibrate`: a trained model with its RecCNN's BatchNorm statistics measured
 //! afresh on training patches (the model's own ComCNN and codec in the loop), in place of the
-//! running averages training left (see `cnncodec::bnstats`). `--scale` measures them on the
+//! running averages training left (see `cnncodec::train::bnstats`). `--scale` measures them on the
 //! training images resized by that factor: how much of a model's result comes from the data
 //! its statistics were taken on.
 //!
@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cnncodec::image::read_png_luma;
-use cnncodec::train::CompactCodec;
+use cnncodec::codec::CompactCodec;
+use cnncodec::frame::image::read_png_luma;
 use cnncodec::{ModelWeights, Plane};
 
 use crate::args::Args;
@@ -50,8 +50,12 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let training = TrainingPairs::load(&args, &model, scale)?;
     let inputs: Vec<_> = training.pairs.iter().map(|(up, _)| up).collect();
-    let mut new =
-        cnncodec::bnstats::with_batch_statistics(&model, &inputs, (patch, batch, batches), seed)?;
+    let mut new = cnncodec::train::bnstats::with_batch_statistics(
+        &model,
+        &inputs,
+        (patch, batch, batches),
+        seed,
+    )?;
     if let Some(name) = args.get("name") {
         new.meta.name = name.to_owned();
     }

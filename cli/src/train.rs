@@ -23,11 +23,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cnncodec::image::read_png_luma;
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::train::{
-    initialise, CompactCodec, InitScheme, RunEnd, StepReport, TrainOptions, Trainer,
-};
+use cnncodec::codec::CompactCodec;
+use cnncodec::frame::image::read_png_luma;
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
+use cnncodec::train::{initialise, InitScheme, RunEnd, StepReport, TrainOptions, Trainer};
 use cnncodec::ModelWeights;
 
 use crate::args::Args;
@@ -198,7 +197,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
         let name = args
             .get("name")
             .map(str::to_owned)
-            .unwrap_or_else(|| cnncodec::models::ladder_name(codec, quality));
+            .unwrap_or_else(|| cnncodec::net::builtin::ladder_name(codec, quality));
         let init = args.get("init").unwrap_or("matconvnet");
         let batch_norm = match args.get("batch-norm").unwrap_or("yes") {
             "yes" => true,
@@ -257,10 +256,10 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     }
                     let mut w = from.clone();
                     let (rec, cfg) =
-                        cnncodec::weights::fold_batch_norm(&from.reccnn, &from.meta.reccnn);
+                        cnncodec::net::weights::fold_batch_norm(&from.reccnn, &from.meta.reccnn);
                     w.reccnn = rec;
                     w.meta.reccnn = cfg;
-                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    w.meta.content_hash = cnncodec::net::weights::content_hash(&w.comcnn, &w.reccnn);
                     (
                         w,
                         format!("{origin}; RecCNN BatchNorm folded (trained in inference form)"),
@@ -281,7 +280,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                         .take(16)
                         .map(|i| i.to_unit().cropped(i.width.min(128), i.height.min(128)))
                         .collect();
-                    let rec = cnncodec::grow::grow_reccnn(
+                    let rec = cnncodec::train::grow::grow_reccnn(
                         &from.reccnn,
                         &from.meta.reccnn,
                         &to,
@@ -291,7 +290,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     let mut w = from.clone();
                     w.reccnn = rec;
                     w.meta.reccnn = to.clone();
-                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    w.meta.content_hash = cnncodec::net::weights::content_hash(&w.comcnn, &w.reccnn);
                     let grown = format!(
                         "RecCNN grown from {} x {} to {} x {} (Net2Net: channels copied with random \
                          splits, identity layers; the same function), seed {}",
@@ -316,7 +315,7 @@ pub fn run_train(raw: &[String]) -> Result<(), String> {
                     );
                     initialise(&mut w, InitScheme::MatConvNet, options.seed);
                     w.comcnn = from.comcnn.clone();
-                    w.meta.content_hash = cnncodec::weights::content_hash(&w.comcnn, &w.reccnn);
+                    w.meta.content_hash = cnncodec::net::weights::content_hash(&w.comcnn, &w.reccnn);
                     (
                         w,
                         format!(
@@ -480,7 +479,7 @@ fn train_on_cuda(
     out: &std::path::Path,
     report: &mut dyn FnMut(&StepReport),
 ) -> Result<(Trainer, RunEnd), String> {
-    if !cnncodec::engine::cuda_driver_present() {
+    if !cnncodec::net::engine::cuda_driver_present() {
         return Err(
             "--backend cuda needs the NVIDIA driver (libcuda.so.1), which was not found".into(),
         );

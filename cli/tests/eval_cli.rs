@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use cnncodec::image::{write_png_gray, GrayImage};
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::frame::image::{write_png_gray, GrayImage};
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
 use cnncodec::ModelWeights;
 
 #[test]

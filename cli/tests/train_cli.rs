@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use cnncodec::image::{write_png_gray, GrayImage};
+use cnncodec::frame::image::{write_png_gray, GrayImage};
 
 fn cnncodec(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cnncodec"))

@@ -365,7 +365,9 @@ pub fn tags_with_info(upstream: Option<&gst::TagList>, info: &StreamInfo) -> gst
 
 /// The stock encoder element and property a model's operating point sets (`jpeg-q30`:
 /// `jpegenc quality=30`), with the value it was trained for.
-fn trained_setting(meta: &cnncodec::weights::ModelMeta) -> Option<(&'static str, &'static str)> {
+fn trained_setting(
+    meta: &cnncodec::net::weights::ModelMeta,
+) -> Option<(&'static str, &'static str)> {
     match meta.codec.as_str() {
         "jpeg" => Some(("jpegenc", "quality")),
         "jpeg2000" => Some(("j2kenc", "compression-ratio")),
@@ -403,7 +405,7 @@ fn downstream_element(element: &gst::Element, factory: &str) -> Option<gst::Elem
 /// `meta`'s model was trained for (a pipeline that pairs `jpeg-q30` with `jpegenc quality=50`).
 pub fn encoder_mismatch(
     element: &gst::Element,
-    meta: &cnncodec::weights::ModelMeta,
+    meta: &cnncodec::net::weights::ModelMeta,
 ) -> Option<String> {
     let (factory, property) = trained_setting(meta)?;
     let encoder = downstream_element(element, factory)?;
@@ -562,7 +564,7 @@ impl ModelSettings {
 
 /// Property specs for [`ModelSettings`], shared so both elements document them alike.
 pub fn model_properties() -> Vec<glib::ParamSpec> {
-    let names = cnncodec::models::builtin_names();
+    let names = cnncodec::net::builtin::builtin_names();
     vec![
         glib::ParamSpecString::builder("model")
             .nick("Model")
@@ -577,7 +579,7 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
                     names.join(", ")
                 }
             ))
-            .default_value(cnncodec::models::default_model())
+            .default_value(cnncodec::net::builtin::default_model())
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("model-location")
@@ -679,7 +681,7 @@ pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib
         "model" => s
             .model
             .as_deref()
-            .or(cnncodec::models::default_model())
+            .or(cnncodec::net::builtin::default_model())
             .to_value(),
         "model-location" => s.model_location.to_value(),
         "backend" => s.backend.to_value(),
@@ -773,7 +775,7 @@ pub fn load_model(
     placement: Placement,
 ) -> Result<LoadedModel, String> {
     let path = location.map(PathBuf::from);
-    let weights = cnncodec::models::resolve(path.as_deref(), builtin)?;
+    let weights = cnncodec::net::builtin::resolve(path.as_deref(), builtin)?;
     load_weights(weights, location, placement)
 }
 
@@ -828,7 +830,7 @@ pub fn load_model_announced(
         .model_location
         .clone()
         .or_else(|| settings.model.clone())
-        .or_else(|| cnncodec::models::default_model().map(str::to_owned))
+        .or_else(|| cnncodec::net::builtin::default_model().map(str::to_owned))
         .unwrap_or_else(|| "no model".into());
     let post = |kind, text: String| post_progress(element, kind, "load-model", &text);
     post(
@@ -1036,13 +1038,27 @@ pub fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         format!(
             "{what} failed inside the network code: {}",
-            cnncodec::engine::panic_message(p.as_ref())
+            cnncodec::net::engine::panic_message(p.as_ref())
         )
     })
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn frame_times_ask_for_a_new_latency_only_when_live() {
+        let ms = std::time::Duration::from_millis;
+        let mut t = FrameTimes::default();
+        // Never asked for a latency (not live): no frame asks for a new one.
+        assert!(!t.record(ms(50)));
+        assert_eq!(t.latency_to_report(), gst::ClockTime::from_mseconds(50));
+        // Told 50 ms: a frame within 10 % of it is fine, a slower one asks again.
+        assert!(!t.record(ms(54)));
+        assert!(t.record(ms(80)));
+        assert_eq!(t.latency_to_report(), gst::ClockTime::from_mseconds(80));
+        assert!(!t.record(ms(80)));
+    }
     use super::*;
 
     fn info(width: u32) -> StreamInfo {

@@ -211,7 +211,7 @@ pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
 }
 
 /// An RGB frame from an interleaved 8-bit RGB image.
-pub fn rgb_frame(img: &cnncodec::image::RgbImage) -> (gst::Caps, gst::Buffer) {
+pub fn rgb_frame(img: &cnncodec::frame::image::RgbImage) -> (gst::Caps, gst::Buffer) {
     let (w, h) = (img.width as u32, img.height as u32);
     new_frame(gst_video::VideoFormat::Rgb, w, h, 1, |frame| {
         let stride = frame.plane_stride()[0] as usize;
@@ -224,7 +224,7 @@ pub fn rgb_frame(img: &cnncodec::image::RgbImage) -> (gst::Caps, gst::Buffer) {
 }
 
 /// The picture of an RGB sample (as [`rgb_frame`] makes them) as an interleaved image.
-pub fn rgb_of(sample: &gst::Sample) -> Result<cnncodec::image::RgbImage, String> {
+pub fn rgb_of(sample: &gst::Sample) -> Result<cnncodec::frame::image::RgbImage, String> {
     let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?)
         .map_err(|e| e.to_string())?;
     if info.format() != gst_video::VideoFormat::Rgb {
@@ -242,7 +242,7 @@ pub fn rgb_of(sample: &gst::Sample) -> Result<cnncodec::image::RgbImage, String>
     for y in 0..h {
         data.extend_from_slice(&src[y * stride..y * stride + w * 3]);
     }
-    Ok(cnncodec::image::RgbImage {
+    Ok(cnncodec::frame::image::RgbImage {
         width: w,
         height: h,
         data,

@@ -20,11 +20,11 @@ fn decode_with(decoder_props: &str, encoder_model: &str, quality: u32) -> util::
 
 #[test]
 fn the_ladder_is_built_in_and_the_default_is_part_of_it() {
-    let names = cnncodec::models::builtin_names();
+    let names = cnncodec::net::builtin::builtin_names();
     assert!(names.len() >= 3, "models/ ships a ladder, found {names:?}");
     assert_eq!(
-        cnncodec::models::default_model(),
-        Some(cnncodec::models::DEFAULT_MODEL)
+        cnncodec::net::builtin::default_model(),
+        Some(cnncodec::net::builtin::DEFAULT_MODEL)
     );
 }
 
@@ -37,15 +37,16 @@ fn with_no_model_setting_the_default_model_archives_and_restores() {
 #[test]
 fn the_decoder_follows_the_builtin_model_the_stream_names() {
     // Another model of the default's ladder (same ComCNN; the J2K ladder has its own).
-    let default = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
-    let other = cnncodec::models::builtin_names()
+    let default = cnncodec::net::builtin::builtin(cnncodec::net::builtin::DEFAULT_MODEL).unwrap();
+    let other = cnncodec::net::builtin::builtin_names()
         .into_iter()
         .find(|n| {
-            *n != cnncodec::models::DEFAULT_MODEL
-                && cnncodec::models::builtin(n).unwrap().comcnn_hash() == default.comcnn_hash()
+            *n != cnncodec::net::builtin::DEFAULT_MODEL
+                && cnncodec::net::builtin::builtin(n).unwrap().comcnn_hash()
+                    == default.comcnn_hash()
         })
         .expect("a second built-in model behind the default's ComCNN");
-    let quality = cnncodec::models::builtin(other).unwrap().meta.quality;
+    let quality = cnncodec::net::builtin::builtin(other).unwrap().meta.quality;
     let enc = format!("model={other}");
     let followed = decode_with("", &enc, quality).expect_ok();
     let explicit = decode_with(&enc, &enc, quality).expect_ok();
@@ -57,7 +58,7 @@ fn the_decoder_follows_the_builtin_model_the_stream_names() {
     // The ladder shares one ComCNN, so the user may choose another ladder model's RecCNN:
     // it is used (the output differs), not refused. Foreign ComCNNs are refused (below).
     let chosen = decode_with(
-        &format!("model={}", cnncodec::models::DEFAULT_MODEL),
+        &format!("model={}", cnncodec::net::builtin::DEFAULT_MODEL),
         &enc,
         quality,
     )
@@ -68,8 +69,8 @@ fn the_decoder_follows_the_builtin_model_the_stream_names() {
 #[test]
 fn the_fast_model_decodes_streams_of_the_default_encoder_only() {
     // `fast` is a smaller RecCNN trained behind the default model's ComCNN.
-    let fast = cnncodec::models::builtin("fast").expect("the CPU-class model is built in");
-    let default = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
+    let fast = cnncodec::net::builtin::builtin("fast").expect("the CPU-class model is built in");
+    let default = cnncodec::net::builtin::builtin(cnncodec::net::builtin::DEFAULT_MODEL).unwrap();
     assert_eq!(fast.comcnn_hash(), default.comcnn_hash());
     assert!(fast.meta.reccnn.depth < default.meta.reccnn.depth);
     let res = decode_with("model=fast", "", fast.meta.quality).expect_ok();
@@ -90,9 +91,9 @@ fn the_fast_model_decodes_streams_of_the_default_encoder_only() {
 #[test]
 fn the_paper_size_model_decodes_streams_of_the_default_encoder() {
     // `jpeg-q50-paper` is a 64 x 20 RecCNN grown from and trained behind the default's ComCNN.
-    let paper =
-        cnncodec::models::builtin("jpeg-q50-paper").expect("the paper-size model is built in");
-    let default = cnncodec::models::builtin(cnncodec::models::DEFAULT_MODEL).unwrap();
+    let paper = cnncodec::net::builtin::builtin("jpeg-q50-paper")
+        .expect("the paper-size model is built in");
+    let default = cnncodec::net::builtin::builtin(cnncodec::net::builtin::DEFAULT_MODEL).unwrap();
     assert_eq!(paper.comcnn_hash(), default.comcnn_hash());
     assert_eq!(
         (paper.meta.reccnn.features, paper.meta.reccnn.depth),

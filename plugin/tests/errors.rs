@@ -32,7 +32,7 @@ fn an_unknown_builtin_model_names_the_ones_there_are() {
             "appsrc name=src ! {element} model=jpeg-q0 ! fakesink"
         ));
         assert!(
-            e.contains("jpeg-q0") && e.contains(cnncodec::models::DEFAULT_MODEL),
+            e.contains("jpeg-q0") && e.contains(cnncodec::net::builtin::DEFAULT_MODEL),
             "{e}"
         );
     }
@@ -57,7 +57,7 @@ fn wrong_shape_is_an_element_error() {
     let mut m = cnncodec::ModelWeights::load(&path).unwrap();
     m.reccnn.insert(
         "conv2.weight".into(),
-        cnncodec::weights::StoredTensor {
+        cnncodec::net::weights::StoredTensor {
             shape: vec![4, 2, 3, 3],
             data: vec![0.0; 72],
         },

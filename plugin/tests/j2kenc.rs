@@ -106,7 +106,7 @@ fn lossy_rate_is_met_and_quality_rises_with_it() {
             got <= bpp * 1.02 && got >= bpp * 0.85,
             "asked {bpp} bpp, coded {got}"
         );
-        let psnr = cnncodec::metrics::psnr(&original, &util::luma_of(&result.samples[0]));
+        let psnr = cnncodec::eval::metrics::psnr(&original, &util::luma_of(&result.samples[0]));
         assert!(psnr > last + 0.5, "{bpp} bpp: {psnr} dB after {last} dB");
         last = psnr;
     }

@@ -5,9 +5,9 @@ mod util;
 
 use std::time::Duration;
 
-use cnncodec::image::read_png_luma;
-use cnncodec::metrics::{psnr, ssim};
-use cnncodec::reference::{expected_rows, require_reference};
+use cnncodec::eval::metrics::{psnr, ssim};
+use cnncodec::eval::reference::{expected_rows, require_reference};
+use cnncodec::frame::image::read_png_luma;
 
 #[test]
 fn released_model_through_real_elements_reproduces_the_reference_table() {

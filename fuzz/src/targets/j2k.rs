@@ -3,7 +3,7 @@
 //! plane geometries of every kind fed to the core encoder, whose output must decode to the
 //! picture's size.
 
-use cnncodec::j2k::{self, ColourSpace, J2kSettings, PlaneRef, Rate};
+use cnncodec::codec::j2k::{self, ColourSpace, J2kSettings, PlaneRef, Rate};
 use cnncodec::GrayImage;
 
 use crate::mutate;

@@ -6,7 +6,7 @@ pub mod j2k;
 pub mod model;
 pub mod tag;
 
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
 use cnncodec::ModelWeights;
 
 /// The small random model the element targets run (sizes and paths under test, not quality).

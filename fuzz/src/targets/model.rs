@@ -21,7 +21,8 @@ pub struct ModelFile {
 impl ModelFile {
     pub fn new() -> Self {
         let mut seeds = vec![super::tiny_model(1)];
-        let fast = cnncodec::models::builtin("jpeg-q50-fast").expect("the built-in fast model");
+        let fast =
+            cnncodec::net::builtin::builtin("jpeg-q50-fast").expect("the built-in fast model");
         seeds.push(fast);
         let seed_bytes = seeds.iter().map(|m| m.to_bytes().unwrap()).collect();
         Self { seeds, seed_bytes }
@@ -301,7 +302,7 @@ impl Target for ModelFile {
             Err(e) => return Ok(format!("refused: {}", error_kind(&e))),
         };
         // Whatever loads must hold finite weights and run, or say why not.
-        let finite = |m: &cnncodec::weights::TensorMap| {
+        let finite = |m: &cnncodec::net::weights::TensorMap| {
             m.values().all(|t| t.data.iter().all(|v| v.is_finite()))
         };
         if !finite(&weights.comcnn) || !finite(&weights.reccnn) {

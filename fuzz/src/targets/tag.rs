@@ -84,7 +84,7 @@ impl StreamTag {
         let hashes = vec![
             tiny.meta.short_hash().to_owned(),
             other.meta.short_hash().to_owned(),
-            cnncodec::models::builtin("jpeg-q50-fast")
+            cnncodec::net::builtin::builtin("jpeg-q50-fast")
                 .unwrap()
                 .meta
                 .short_hash()

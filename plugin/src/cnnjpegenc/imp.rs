@@ -231,8 +231,8 @@ impl CnnJpegEnc {
         )?;
         let mut model = s.model.clone();
         if model.model.is_none() && model.model_location.is_none() && s.target_bpp > 0.0 {
-            model.model =
-                cnncodec::models::ladder_point_for_bpp("jpeg", s.target_bpp).map(str::to_owned);
+            model.model = cnncodec::net::builtin::ladder_point_for_bpp("jpeg", s.target_bpp)
+                .map(str::to_owned);
             gst::info!(
                 CAT,
                 imp = self,
@@ -241,7 +241,7 @@ impl CnnJpegEnc {
                 model.model
             );
         }
-        let weights = cnncodec::models::resolve(
+        let weights = cnncodec::net::builtin::resolve(
             model.model_location.as_deref().map(Path::new),
             model.model.as_deref(),
         )?;

@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
-use cnncodec::image::downscale_box2;
+use cnncodec::frame::image::downscale_box2;
 use cnncodec::pipeline::compress_luma_checked;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {

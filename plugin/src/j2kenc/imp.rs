@@ -6,7 +6,7 @@ use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use cnncodec::j2k::{self, ColourSpace, J2kSettings, PlaneRef, Rate};
+use cnncodec::codec::j2k::{self, ColourSpace, J2kSettings, PlaneRef, Rate};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(

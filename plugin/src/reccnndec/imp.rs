@@ -226,7 +226,7 @@ impl RecCnnDec {
             let s = self.settings.lock().unwrap();
             (
                 s.model.clone(),
-                cnncodec::trust::parse_dir_list(&s.stream_model_dirs),
+                cnncodec::net::trust::parse_dir_list(&s.stream_model_dirs),
             )
         };
         let current = {
@@ -268,7 +268,7 @@ impl RecCnnDec {
             Err(format!(
                 "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
             ))
-        } else if let Some(weights) = cnncodec::models::builtin_with_hash(&info.model_hash) {
+        } else if let Some(weights) = cnncodec::net::builtin::builtin_with_hash(&info.model_hash) {
             settings
                 .placement()
                 .and_then(|placement| common::load_weights(weights, None, placement))
@@ -281,7 +281,7 @@ impl RecCnnDec {
                         .model_location
                         .as_deref()
                         .ok_or("it is not built in and the stream does not say where it is")?;
-                    let path = cnncodec::trust::stream_model_path(location, &trusted)
+                    let path = cnncodec::net::trust::stream_model_path(location, &trusted)
                         .map_err(|e| stream_path_refusal(&e))?;
                     let weights = cnncodec::ModelWeights::load_stream_model_file(&path)
                         .map_err(|e| e.to_string())?;
@@ -316,8 +316,8 @@ impl RecCnnDec {
 }
 
 /// Why a path named by the stream is not followed, with what the user can set instead.
-fn stream_path_refusal(e: &cnncodec::trust::StreamPathRefusal) -> String {
-    use cnncodec::trust::StreamPathRefusal;
+fn stream_path_refusal(e: &cnncodec::net::trust::StreamPathRefusal) -> String {
+    use cnncodec::net::trust::StreamPathRefusal;
     match e {
         StreamPathRefusal::NothingTrusted => "streams may name only built-in models unless \
              stream-model-dirs lists the directory that holds the file"
@@ -525,7 +525,7 @@ impl VideoFilterImpl for RecCnnDec {
             (state.model.clone(), warn, default_error)
         };
         let Some(model) = model else {
-            let cause = default_error.unwrap_or_else(cnncodec::models::no_model_message);
+            let cause = default_error.unwrap_or_else(cnncodec::net::builtin::no_model_message);
             gst::element_imp_error!(
                 self,
                 gst::ResourceError::Settings,

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cnncodec::model::{ComCnnConfig, RecCnnConfig};
-use cnncodec::weights::ModelWeights;
+use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
+use cnncodec::net::weights::ModelWeights;
 use gst_video::prelude::*;
 
 pub use gstcnncodec::runner::*;
@@ -30,7 +30,8 @@ pub fn tiny_model(dir: &Path, seed: u64) -> PathBuf {
 }
 
 pub fn reference_model() -> Option<PathBuf> {
-    cnncodec::reference::require_reference("plugin reference test").map(|r| r.join("official-qf50"))
+    cnncodec::eval::reference::require_reference("plugin reference test")
+        .map(|r| r.join("official-qf50"))
 }
 
 /// A deterministic test frame of `format` with some structure in every plane.

@@ -1,5 +1,5 @@
 //! Training-only layers for the CPU backend whose forward and backward passes run on the CPU
-//! inference path's kernels ([`crate::cpu::layers`]):
+//! inference path's kernels ([`crate::net::cpu::layers`]):
 //! - a 3x3 convolution (stride 1, zero padding 1) on channels-last tensors `[n, h, w, c]`:
 //!   forward and input gradient on the direct kernels (the input gradient is the convolution
 //!   with the flipped kernel, its channels exchanged), weight gradient on a kernel that
@@ -30,11 +30,11 @@ use burn_autodiff::NodeId;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::cpu::batchnorm;
-use crate::cpu::layers::{conv3x3, conv3x3_input_grad, conv3x3_weight_grad, Batch};
-use crate::cpu::Isa;
-use crate::engine::CpuBackend as Inner;
-use crate::model::LayerOps;
+use crate::net::architecture::LayerOps;
+use crate::net::backend::CpuBackend as Inner;
+use crate::net::cpu::batchnorm;
+use crate::net::cpu::layers::{conv3x3, conv3x3_input_grad, conv3x3_weight_grad, Batch};
+use crate::net::cpu::Isa;
 
 type Outer = Autodiff<Inner>;
 
@@ -598,14 +598,14 @@ mod tests {
     /// [`FastTrainLayers`] equal burn's own layers'.
     #[test]
     fn reccnn_gradients_equal_burns_layers() {
-        use crate::model::RecCnnConfig;
+        use crate::net::architecture::RecCnnConfig;
         use burn::module::AutodiffModule;
         let device = Default::default();
         // Weights from data: burn initialises lazily, and clones of an uninitialised network
         // would each draw their own.
         let weights = crate::ModelWeights::random(
             "gradients",
-            crate::model::ComCnnConfig::new().with_features(4),
+            crate::net::architecture::ComCnnConfig::new().with_features(4),
             RecCnnConfig::new().with_features(16).with_depth(4),
             7,
         );

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{ComCnn, ComCnnConfig, RecCnn, RecCnnConfig};
+use crate::net::architecture::{ComCnn, ComCnnConfig, RecCnn, RecCnnConfig};
 
 /// File name suffix of the project's model files.
 pub const MODEL_FILE_EXTENSION: &str = "cnnmodel";
@@ -124,10 +124,10 @@ struct ReadFile {
     metadata: HashMap<String, String>,
 }
 
-/// Reads and parses one safetensors file under [`crate::trust::read_model_file`]'s rules.
+/// Reads and parses one safetensors file under [`crate::net::trust::read_model_file`]'s rules.
 fn read_safetensors(path: &Path, follow_links: bool) -> Result<ReadFile, WeightsError> {
-    let bytes = crate::trust::read_model_file(path, follow_links).map_err(|e| match e {
-        crate::trust::FileRefusal::NotFound => WeightsError::Missing(path.to_owned()),
+    let bytes = crate::net::trust::read_model_file(path, follow_links).map_err(|e| match e {
+        crate::net::trust::FileRefusal::NotFound => WeightsError::Missing(path.to_owned()),
         other => WeightsError::Io(path.to_owned(), other.to_string()),
     })?;
     parse_safetensors(&bytes, path)
@@ -406,7 +406,7 @@ impl ModelWeights {
         Self::from_model_file(read_safetensors(path, true)?, path)
     }
 
-    /// A model file a stream named, at a path [`crate::trust::stream_model_path`] allowed:
+    /// A model file a stream named, at a path [`crate::net::trust::stream_model_path`] allowed:
     /// a symbolic link put there since is refused, not followed.
     pub fn load_stream_model_file(path: &Path) -> Result<Self, WeightsError> {
         Self::from_model_file(read_safetensors(path, false)?, path)
@@ -506,7 +506,7 @@ impl ModelWeights {
     /// A freshly initialised pair (burn's default initialisation, seeded): for tests,
     /// benchmarks and the start of training.
     pub fn random(name: &str, comcnn: ComCnnConfig, reccnn: RecCnnConfig, seed: u64) -> Self {
-        use crate::engine::CpuBackend;
+        use crate::net::backend::CpuBackend;
         let device = Default::default();
         CpuBackend::seed(&device, seed);
         let com = comcnn.init::<CpuBackend>(&device);

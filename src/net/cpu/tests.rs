@@ -1,6 +1,7 @@
 use super::*;
-use crate::engine::{BurnEngine, CpuBackend};
-use crate::model::{ComCnnConfig, RecCnnConfig};
+use crate::net::architecture::{ComCnnConfig, RecCnnConfig};
+use crate::net::backend::CpuBackend;
+use crate::net::engine::BurnEngine;
 
 fn plane(width: usize, height: usize, seed: usize) -> Plane {
     let data = (0..width * height)
@@ -53,8 +54,8 @@ fn random_networks_match_burn_at_odd_and_tiny_sizes() {
 
 #[test]
 fn shipped_models_match_burn() {
-    for model in crate::models::builtin_models() {
-        let m = crate::models::builtin(model.name).unwrap();
+    for model in crate::net::builtin::builtin_models() {
+        let m = crate::net::builtin::builtin(model.name).unwrap();
         assert_matches_burn(&m, &[(1, 1), (3, 5), (353, 289)]);
     }
 }

@@ -149,7 +149,7 @@ impl<B: Backend> JpegProxy<B> {
 
 /// What the proxy makes of a whole 8-bit image at `quality` (on the CPU backend).
 pub fn proxy_code(image: &crate::GrayImage, quality: u32) -> crate::GrayImage {
-    type Cpu = crate::engine::CpuBackend;
+    type Cpu = crate::net::backend::CpuBackend;
     let device = Default::default();
     let proxy = JpegProxy::<Cpu>::new(image.height, image.width, quality, &device);
     let unit: Vec<f32> = image.data.iter().map(|&v| v as f32 / 255.0).collect();
@@ -230,7 +230,7 @@ mod tests {
     }
 
     fn textured(side: usize, seed: u64) -> Vec<f64> {
-        let mut rng = crate::train::Rng(seed);
+        let mut rng = crate::rng::Rng(seed);
         (0..side * side)
             .map(|i| {
                 let (r, c) = ((i / side) as f64, (i % side) as f64);

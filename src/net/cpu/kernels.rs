@@ -281,141 +281,150 @@ unsafe fn reduce_row<V: Sum8>(a: &ReduceRow) {
     }
 }
 
-/// One row's contribution to a 3x3 convolution's weight gradient:
-/// `acc[tap][ci][co] += sum over x of input[x + tap][ci] * dy[x][co]`.
-pub(crate) struct WeightGradRow {
-    /// The three padded input rows of the output row.
-    pub rows: [*const f32; 3],
-    /// Floats per input pixel.
-    pub in_pix: usize,
-    pub cin: usize,
-    /// The output gradient row, `width` pixels of `dy_pix` floats (`dy_pix` a multiple of the
-    /// kernel's block, the channels beyond the layer's zero).
-    pub dy: *const f32,
-    pub dy_pix: usize,
-    /// `[9][cin][dy_pix]` accumulators.
-    pub acc: *mut f32,
-    pub width: usize,
-}
+/// The weight gradient's kernels: training only.
+#[cfg(feature = "train")]
+mod weight_grad {
+    use super::*;
 
-pub(crate) type WeightGradFn = unsafe fn(&WeightGradRow);
-
-/// A weight-gradient kernel and the output-channel block `dy_pix` must be a multiple of.
-#[derive(Clone, Copy)]
-pub(crate) struct WeightGradKernel {
-    pub run: WeightGradFn,
-    pub block: usize,
-}
-
-/// The weight-gradient kernel of `isa` for `cout` output channels.
-pub(crate) fn weight_grad_kernel(isa: Isa, cout: usize) -> WeightGradKernel {
-    let k = |run: WeightGradFn, block| WeightGradKernel { run, block };
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout.is_multiple_of(64) => k(weight_grad_avx512_4x6, 64),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout.is_multiple_of(32) => k(weight_grad_avx512_2x12, 32),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if cout.is_multiple_of(16) => k(weight_grad_avx512_1x16, 16),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8).is_multiple_of(2) => {
-            k(weight_grad_avx2_2x4, 16)
-        }
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx2 => k(weight_grad_avx2_1x8, 8),
-        _ => k(weight_grad_portable, 8),
+    /// One row's contribution to a 3x3 convolution's weight gradient:
+    /// `acc[tap][ci][co] += sum over x of input[x + tap][ci] * dy[x][co]`.
+    pub(crate) struct WeightGradRow {
+        /// The three padded input rows of the output row.
+        pub rows: [*const f32; 3],
+        /// Floats per input pixel.
+        pub in_pix: usize,
+        pub cin: usize,
+        /// The output gradient row, `width` pixels of `dy_pix` floats (`dy_pix` a multiple of the
+        /// kernel's block, the channels beyond the layer's zero).
+        pub dy: *const f32,
+        pub dy_pix: usize,
+        /// `[9][cin][dy_pix]` accumulators.
+        pub acc: *mut f32,
+        pub width: usize,
     }
-}
 
-macro_rules! weight_grad_entry {
-    ($name:ident, $v:ty, $nv:literal, $p:literal, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        unsafe fn $name(a: &WeightGradRow) {
-            weight_grad_row::<$v, $nv, $p>(a)
+    pub(crate) type WeightGradFn = unsafe fn(&WeightGradRow);
+
+    /// A weight-gradient kernel and the output-channel block `dy_pix` must be a multiple of.
+    #[derive(Clone, Copy)]
+    pub(crate) struct WeightGradKernel {
+        pub run: WeightGradFn,
+        pub block: usize,
+    }
+
+    /// The weight-gradient kernel of `isa` for `cout` output channels.
+    pub(crate) fn weight_grad_kernel(isa: Isa, cout: usize) -> WeightGradKernel {
+        let k = |run: WeightGradFn, block| WeightGradKernel { run, block };
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if cout.is_multiple_of(64) => k(weight_grad_avx512_4x6, 64),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if cout.is_multiple_of(32) => k(weight_grad_avx512_2x12, 32),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if cout.is_multiple_of(16) => k(weight_grad_avx512_1x16, 16),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 | Isa::Avx2 if cout.div_ceil(8).is_multiple_of(2) => {
+                k(weight_grad_avx2_2x4, 16)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 | Isa::Avx2 => k(weight_grad_avx2_1x8, 8),
+            _ => k(weight_grad_portable, 8),
         }
-    };
-}
+    }
 
-// Registers: P input channels x NV vectors of output channels, as the direct kernels.
-weight_grad_entry!(weight_grad_avx512_4x6, Avx512, 4, 6, "avx512f,avx2,fma");
-weight_grad_entry!(weight_grad_avx512_2x12, Avx512, 2, 12, "avx512f,avx2,fma");
-weight_grad_entry!(weight_grad_avx512_1x16, Avx512, 1, 16, "avx512f,avx2,fma");
-weight_grad_entry!(weight_grad_avx2_2x4, Avx2, 2, 4, "avx2,fma");
-weight_grad_entry!(weight_grad_avx2_1x8, Avx2, 1, 8, "avx2,fma");
+    macro_rules! weight_grad_entry {
+        ($name:ident, $v:ty, $nv:literal, $p:literal, $features:literal) => {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = $features)]
+            unsafe fn $name(a: &WeightGradRow) {
+                weight_grad_row::<$v, $nv, $p>(a)
+            }
+        };
+    }
 
-unsafe fn weight_grad_portable(a: &WeightGradRow) {
-    weight_grad_row::<Portable, 1, 4>(a)
-}
+    // Registers: P input channels x NV vectors of output channels, as the direct kernels.
+    weight_grad_entry!(weight_grad_avx512_4x6, Avx512, 4, 6, "avx512f,avx2,fma");
+    weight_grad_entry!(weight_grad_avx512_2x12, Avx512, 2, 12, "avx512f,avx2,fma");
+    weight_grad_entry!(weight_grad_avx512_1x16, Avx512, 1, 16, "avx512f,avx2,fma");
+    weight_grad_entry!(weight_grad_avx2_2x4, Avx2, 2, 4, "avx2,fma");
+    weight_grad_entry!(weight_grad_avx2_1x8, Avx2, 1, 8, "avx2,fma");
 
-/// One tap and block of output channels of a weight-gradient row, tiled along the input
-/// channels.
-struct WeightGradTiles<'a, V, const NV: usize> {
-    row: &'a WeightGradRow,
-    src: *const f32,
-    acc: *mut f32,
-    oc0: usize,
-    vector: std::marker::PhantomData<V>,
-}
+    unsafe fn weight_grad_portable(a: &WeightGradRow) {
+        weight_grad_row::<Portable, 1, 4>(a)
+    }
 
-impl<V: Vector, const NV: usize> Tiles for WeightGradTiles<'_, V, NV> {
+    /// One tap and block of output channels of a weight-gradient row, tiled along the input
+    /// channels.
+    struct WeightGradTiles<'a, V, const NV: usize> {
+        row: &'a WeightGradRow,
+        src: *const f32,
+        acc: *mut f32,
+        oc0: usize,
+        vector: std::marker::PhantomData<V>,
+    }
+
+    impl<V: Vector, const NV: usize> Tiles for WeightGradTiles<'_, V, NV> {
+        #[inline(always)]
+        unsafe fn tile<const Q: usize>(&self, c0: usize) {
+            weight_grad_tile::<V, NV, Q>(self.row, self.src, self.acc, c0, self.oc0)
+        }
+    }
+
     #[inline(always)]
-    unsafe fn tile<const Q: usize>(&self, c0: usize) {
-        weight_grad_tile::<V, NV, Q>(self.row, self.src, self.acc, c0, self.oc0)
-    }
-}
-
-#[inline(always)]
-unsafe fn weight_grad_row<V: Vector, const NV: usize, const P: usize>(a: &WeightGradRow) {
-    let block = NV * V::LANES;
-    for b in 0..a.dy_pix / block {
-        let oc0 = b * block;
-        for tap in 0..9 {
-            let (ky, kx) = (tap / 3, tap % 3);
-            let tiles = WeightGradTiles::<V, NV> {
-                row: a,
-                src: a.rows[ky].add(kx * a.in_pix),
-                acc: a.acc.add(tap * a.cin * a.dy_pix + oc0),
-                oc0,
-                vector: std::marker::PhantomData,
-            };
-            for_each_tile::<P, _>(a.cin, &tiles);
-        }
-    }
-}
-
-/// Input channels `c0..c0 + P` x one block of output channels, over the whole row.
-#[inline(always)]
-unsafe fn weight_grad_tile<V: Vector, const NV: usize, const P: usize>(
-    a: &WeightGradRow,
-    src: *const f32,
-    acc: *mut f32,
-    c0: usize,
-    oc0: usize,
-) {
-    let mut sum = [[V::zero(); NV]; P];
-    for (p, sum_p) in sum.iter_mut().enumerate() {
-        for (j, s) in sum_p.iter_mut().enumerate() {
-            *s = V::load(acc.add((c0 + p) * a.dy_pix + j * V::LANES));
-        }
-    }
-    for x in 0..a.width {
-        let dy = a.dy.add(x * a.dy_pix + oc0);
-        let mut g = [V::zero(); NV];
-        for (j, v) in g.iter_mut().enumerate() {
-            *v = V::load(dy.add(j * V::LANES));
-        }
-        let input = src.add(x * a.in_pix + c0);
-        for (p, sum_p) in sum.iter_mut().enumerate() {
-            let v = V::splat(input.add(p));
-            for j in 0..NV {
-                sum_p[j] = V::fma(v, g[j], sum_p[j]);
+    unsafe fn weight_grad_row<V: Vector, const NV: usize, const P: usize>(a: &WeightGradRow) {
+        let block = NV * V::LANES;
+        for b in 0..a.dy_pix / block {
+            let oc0 = b * block;
+            for tap in 0..9 {
+                let (ky, kx) = (tap / 3, tap % 3);
+                let tiles = WeightGradTiles::<V, NV> {
+                    row: a,
+                    src: a.rows[ky].add(kx * a.in_pix),
+                    acc: a.acc.add(tap * a.cin * a.dy_pix + oc0),
+                    oc0,
+                    vector: std::marker::PhantomData,
+                };
+                for_each_tile::<P, _>(a.cin, &tiles);
             }
         }
     }
-    for (p, sum_p) in sum.iter().enumerate() {
-        for (j, &s) in sum_p.iter().enumerate() {
-            V::store(acc.add((c0 + p) * a.dy_pix + j * V::LANES), s);
+
+    /// Input channels `c0..c0 + P` x one block of output channels, over the whole row.
+    #[inline(always)]
+    unsafe fn weight_grad_tile<V: Vector, const NV: usize, const P: usize>(
+        a: &WeightGradRow,
+        src: *const f32,
+        acc: *mut f32,
+        c0: usize,
+        oc0: usize,
+    ) {
+        let mut sum = [[V::zero(); NV]; P];
+        for (p, sum_p) in sum.iter_mut().enumerate() {
+            for (j, s) in sum_p.iter_mut().enumerate() {
+                *s = V::load(acc.add((c0 + p) * a.dy_pix + j * V::LANES));
+            }
+        }
+        for x in 0..a.width {
+            let dy = a.dy.add(x * a.dy_pix + oc0);
+            let mut g = [V::zero(); NV];
+            for (j, v) in g.iter_mut().enumerate() {
+                *v = V::load(dy.add(j * V::LANES));
+            }
+            let input = src.add(x * a.in_pix + c0);
+            for (p, sum_p) in sum.iter_mut().enumerate() {
+                let v = V::splat(input.add(p));
+                for j in 0..NV {
+                    sum_p[j] = V::fma(v, g[j], sum_p[j]);
+                }
+            }
+        }
+        for (p, sum_p) in sum.iter().enumerate() {
+            for (j, &s) in sum_p.iter().enumerate() {
+                V::store(acc.add((c0 + p) * a.dy_pix + j * V::LANES), s);
+            }
         }
     }
 }
+
+#[cfg(feature = "train")]
+pub(crate) use weight_grad::*;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::weights::{ModelWeights, WeightsError};
+use crate::net::weights::{ModelWeights, WeightsError};
 
 /// A model compiled into the library.
 pub struct BuiltinModel {

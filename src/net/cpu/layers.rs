@@ -1,6 +1,6 @@
 //! Single 3x3 convolutions (stride 1, zero padding 1) on batches of channels-last images, on
 //! the inference kernels: the forward pass and both gradients of training
-//! ([`crate::fastconv`]). Tensors are `[n][h][w][c]`; weights `[cout][cin][3][3]` as stored.
+//! (`train::fastconv`). Tensors are `[n][h][w][c]`; weights `[cout][cin][3][3]` as stored.
 //! Work is split into (image, row band) units across rayon's threads.
 
 use rayon::prelude::*;

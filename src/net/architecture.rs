@@ -140,7 +140,7 @@ impl<B: Backend> RecCnn<B> {
     }
 
     /// [`forward`](Self::forward) with the layers computed by `ops` (training swaps in
-    /// versions with faster backward passes: [`crate::fastconv::FastTrainLayers`]).
+    /// versions with faster backward passes, `train::fastconv::FastTrainLayers`).
     pub fn forward_with(&self, upscaled: Tensor<B, 4>, ops: &dyn LayerOps<B>) -> Tensor<B, 4> {
         // [n, c, h, w] -> [n, f, h, w]
         let mut x = relu(ops.conv(&self.first, upscaled));

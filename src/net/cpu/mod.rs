@@ -3,8 +3,10 @@
 //! at run time (a portable fallback elsewhere), row bands across the cores, and buffers kept
 //! per frame size. It reads the same weights as the burn model and is tested against it.
 
+#[cfg(feature = "train")]
 pub(crate) mod batchnorm;
 mod kernels;
+#[cfg(feature = "train")]
 pub(crate) mod layers;
 mod network;
 mod simd;
@@ -12,9 +14,9 @@ mod simd;
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::engine::Engine;
-use crate::image::Plane;
-use crate::weights::{fold_batch_norm, ModelWeights, TensorMap};
+use crate::frame::image::Plane;
+use crate::net::engine::Engine;
+use crate::net::weights::{fold_batch_norm, ModelWeights, TensorMap};
 
 pub(crate) use network::{ConvSpec, Network, Workspace};
 

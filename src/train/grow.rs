@@ -16,11 +16,11 @@
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::engine::CpuBackend;
-use crate::image::Plane;
-use crate::model::RecCnnConfig;
-use crate::train::Rng;
-use crate::weights::{StoredTensor, TensorMap};
+use crate::frame::image::Plane;
+use crate::net::architecture::RecCnnConfig;
+use crate::net::backend::CpuBackend;
+use crate::net::weights::{StoredTensor, TensorMap};
+use crate::rng::Rng;
 
 /// Smallest variance given to a new layer's BatchNorm (a channel that is always 0 has none).
 const MIN_VAR: f32 = 1e-4;
@@ -108,7 +108,7 @@ fn activation_stats(
     samples: &[Plane],
 ) -> Vec<(Vec<f64>, Vec<f64>)> {
     let device = Default::default();
-    let net = crate::weights::build_reccnn::<CpuBackend>(rec, cfg, &device);
+    let net = crate::net::weights::build_reccnn::<CpuBackend>(rec, cfg, &device);
     let f = cfg.features;
     let mut sums = vec![(vec![0f64; f], vec![0f64; f]); cfg.depth - 1];
     let mut count = 0f64;
@@ -225,7 +225,7 @@ pub fn grow_reccnn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::weights::{expected_reccnn, ModelWeights};
+    use crate::net::weights::{expected_reccnn, ModelWeights};
 
     fn sample(w: usize, h: usize, seed: usize) -> Plane {
         Plane::new(
@@ -239,7 +239,7 @@ mod tests {
 
     fn residual(map: &TensorMap, cfg: &RecCnnConfig, p: &Plane) -> Vec<f32> {
         let device = Default::default();
-        let net = crate::weights::build_reccnn::<CpuBackend>(map, cfg, &device);
+        let net = crate::net::weights::build_reccnn::<CpuBackend>(map, cfg, &device);
         let x = Tensor::<CpuBackend, 4>::from_data(
             TensorData::new(p.data.clone(), [1, 1, p.height, p.width]),
             &device,
@@ -252,7 +252,7 @@ mod tests {
         let small = RecCnnConfig::new().with_features(6).with_depth(4);
         let mut w = ModelWeights::random(
             "small",
-            crate::model::ComCnnConfig::new().with_features(2),
+            crate::net::architecture::ComCnnConfig::new().with_features(2),
             small.clone(),
             3,
         );

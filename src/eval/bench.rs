@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use crate::engine::Engine;
-use crate::image::Plane;
-use crate::model::{ComCnnConfig, RecCnnConfig};
+use crate::frame::image::Plane;
+use crate::net::architecture::{ComCnnConfig, RecCnnConfig};
+use crate::net::engine::Engine;
 
 /// FLOPs (2 per multiply-add) of one 3x3 convolution layer producing `pixels` outputs.
 fn conv_flops(cin: usize, cout: usize, pixels: usize) -> f64 {
@@ -119,7 +119,7 @@ pub fn bench_size(
             .map(|i| ((i * 31) % 255) as f32 / 255.0)
             .collect(),
     );
-    let compact = crate::image::GrayImage::new(
+    let compact = crate::frame::image::GrayImage::new(
         w.div_ceil(2),
         h.div_ceil(2),
         (0..w.div_ceil(2) * h.div_ceil(2))
@@ -184,7 +184,7 @@ pub fn bench_size(
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
-    pub isa: crate::cpu::Isa,
+    pub isa: crate::net::cpu::Isa,
     /// The clock /proc/cpuinfo states (often the nominal one under a hypervisor).
     pub stated_ghz: Option<f64>,
     /// The clock a chain of dependent integer multiplies runs at on one core now.
@@ -203,7 +203,7 @@ impl Machine {
         Self {
             cpu: field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_owned()),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            isa: crate::cpu::Isa::detect(),
+            isa: crate::net::cpu::Isa::detect(),
             stated_ghz: field("cpu MHz")
                 .and_then(|v| v.parse::<f64>().ok())
                 .map(|mhz| mhz / 1000.0),
@@ -322,72 +322,6 @@ pub fn report_for(
         }
     }
     Ok(out)
-}
-
-/// Seconds per RecCNN training step (forward, backward, Adam) of a `batch` of
-/// `patch` x `patch` patches, with burn's generic convolution backward and with
-/// [`crate::fastconv`]'s, after one warm-up step each; as a table with GFLOP/s counted as
-/// three forwards.
-pub fn train_step_report(
-    rec: &RecCnnConfig,
-    batch: usize,
-    patch: usize,
-    steps: usize,
-    generic_too: bool,
-) -> String {
-    use crate::fastconv::FastTrainLayers;
-    use crate::train::TrainBackend;
-    use burn::module::AutodiffModule;
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-    use burn::prelude::*;
-
-    let device = Default::default();
-    let input = Tensor::<TrainBackend, 4>::from_data(
-        TensorData::new(
-            (0..batch * patch * patch)
-                .map(|i| ((i * 31) % 255) as f32 / 255.0)
-                .collect::<Vec<f32>>(),
-            [batch, 1, patch, patch],
-        ),
-        &device,
-    );
-    let flops = 3.0 * reccnn_flops(rec, patch, patch) * batch as f64;
-    let mut out = format!(
-        "RecCNN {} features x {} layers, batch {batch} of {patch}x{patch}, {steps} steps each after a warm-up, {} cores\n\n| backward | s/step | GFLOP/s (3 forwards) |\n| --- | --- | --- |\n",
-        rec.features,
-        rec.depth,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-    );
-    let routes: &[bool] = if generic_too { &[false, true] } else { &[true] };
-    for &fast in routes {
-        let mut net = rec.init::<TrainBackend>(&device);
-        crate::train::use_training_epsilon(&mut net); // as the trainer does
-        let mut optim = AdamConfig::new().init();
-        let mut step = |net: crate::model::RecCnn<TrainBackend>| {
-            let residual = if fast {
-                net.forward_with(input.clone(), &FastTrainLayers)
-            } else {
-                net.forward(input.clone())
-            };
-            let loss = (residual.clone() * residual).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            optim.step(1e-4, net, grads)
-        };
-        net = step(net); // warm-up: allocation, caches
-        let t = Instant::now();
-        for _ in 0..steps {
-            net = step(net);
-        }
-        let s = t.elapsed().as_secs_f64() / steps.max(1) as f64;
-        std::hint::black_box(net.valid());
-        let name = if fast {
-            "cnncodec (fast)"
-        } else {
-            "burn generic"
-        };
-        out += &format!("| {name} | {s:.3} | {:.1} |\n", flops / s / 1e9);
-    }
-    out
 }
 
 #[cfg(test)]

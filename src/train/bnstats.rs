@@ -14,11 +14,11 @@
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::engine::CpuBackend;
-use crate::image::Plane;
-use crate::model::{RecCnn, RecCnnConfig};
+use crate::frame::image::Plane;
+use crate::net::architecture::{RecCnn, RecCnnConfig};
+use crate::net::backend::CpuBackend;
+use crate::net::weights::{build_reccnn, content_hash, TensorMap};
 use crate::train::{Rng, TRAIN_BN_EPSILON};
-use crate::weights::{build_reccnn, content_hash, TensorMap};
 use crate::ModelWeights;
 
 /// A batch of equally sized patches, `[n, 1, h, w]` row-major.
@@ -267,7 +267,7 @@ pub fn with_batch_statistics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ComCnnConfig;
+    use crate::net::architecture::ComCnnConfig;
     use crate::train::{use_training_epsilon, TrainBackend};
 
     fn plane(w: usize, h: usize, seed: u64) -> Plane {

@@ -1,6 +1,6 @@
 //! PSNR and SSIM by the reference protocol (whole 8-bit image, no border crop).
 
-use crate::image::GrayImage;
+use crate::frame::image::GrayImage;
 
 /// Mean squared error between two same-size 8-bit planes.
 pub fn mse(a: &GrayImage, b: &GrayImage) -> f64 {

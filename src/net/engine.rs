@@ -1,107 +1,15 @@
 //! Running a loaded model on a chosen backend, behind one object-safe trait so the elements,
 //! the evaluation and the benchmarks need not be generic.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use burn::prelude::*;
 
-use crate::image::Plane;
-use crate::model::{ComCnn, RecCnn};
-use crate::weights::ModelWeights;
+use crate::frame::image::Plane;
+use crate::net::architecture::{ComCnn, RecCnn};
+use crate::net::weights::ModelWeights;
 
-/// burn's CPU backend: burn-flex (the fastest burn CPU backend that builds offline here), for
-/// training and as the reference the CPU inference path ([`crate::cpu`]) is tested against.
-pub type CpuBackend = burn_flex::Flex;
-
-/// Where the networks run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BackendKind {
-    Cpu,
-    Cuda,
-}
-
-impl BackendKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Cpu => "cpu",
-            Self::Cuda => "cuda",
-        }
-    }
-
-    /// Whether this build can run the backend at all.
-    pub fn compiled(self) -> bool {
-        match self {
-            Self::Cpu => true,
-            Self::Cuda => cfg!(feature = "cuda"),
-        }
-    }
-
-    /// Names of the backends this build has.
-    pub fn available() -> Vec<&'static str> {
-        [Self::Cpu, Self::Cuda]
-            .into_iter()
-            .filter(|b| b.compiled())
-            .map(Self::name)
-            .collect()
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for BackendKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda),
-            other => Err(format!(
-                "unknown backend '{other}': use one of {}",
-                Self::available().join(", ")
-            )),
-        }
-    }
-}
-
-/// The float type the networks compute in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Precision {
-    #[default]
-    Fp32,
-    /// Half precision: CUDA only (tensor cores); weights are converted when loaded.
-    Fp16,
-}
-
-impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Fp32 => "fp32",
-            Self::Fp16 => "fp16",
-        }
-    }
-}
-
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "fp32" => Ok(Self::Fp32),
-            "fp16" => Ok(Self::Fp16),
-            other => Err(format!("unknown precision '{other}': use fp32 or fp16")),
-        }
-    }
-}
+use crate::net::backend::{BackendKind, Precision};
 
 /// A loaded ComCNN/RecCNN pair that runs single frames.
 pub trait Engine: Send + Sync {
@@ -231,7 +139,7 @@ fn load_engine_cold(
                     "device-index={device_index} is not valid for the cpu backend: use 0"
                 ));
             }
-            Ok(Arc::new(crate::cpu::CpuEngine::new(weights)))
+            Ok(Arc::new(crate::net::cpu::CpuEngine::new(weights)))
         }
         BackendKind::Cuda => cuda::load(weights, device_index, precision),
     }

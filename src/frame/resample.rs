@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::image::Plane;
+use crate::frame::image::Plane;
 
 const KERNEL_WIDTH: f64 = 4.0;
 

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use openjpeg_sys as opj;
 
-use crate::image::GrayImage;
+use crate::frame::image::GrayImage;
 
 /// The most resolution levels the standard allows.
 pub const MAX_RESOLUTIONS: u32 = 32;
@@ -597,7 +597,7 @@ pub fn decode(codestream: &[u8]) -> Result<Decoded, J2kError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::psnr;
+    use crate::eval::metrics::psnr;
 
     fn texture(w: usize, h: usize) -> GrayImage {
         let data = (0..w * h)

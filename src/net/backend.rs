@@ -1,0 +1,96 @@
+//! Where and in what float type the networks run.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// burn's CPU backend: burn-flex (the fastest burn CPU backend that builds offline here), for
+/// training and as the reference the CPU inference path ([`crate::net::cpu`]) is tested against.
+pub type CpuBackend = burn_flex::Flex;
+
+/// Where the networks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Cpu,
+    Cuda,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build can run the backend at all.
+    pub fn compiled(self) -> bool {
+        match self {
+            Self::Cpu => true,
+            Self::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// Names of the backends this build has.
+    pub fn available() -> Vec<&'static str> {
+        [Self::Cpu, Self::Cuda]
+            .into_iter()
+            .filter(|b| b.compiled())
+            .map(Self::name)
+            .collect()
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            other => Err(format!(
+                "unknown backend '{other}': use one of {}",
+                Self::available().join(", ")
+            )),
+        }
+    }
+}
+
+/// The float type the networks compute in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    #[default]
+    Fp32,
+    /// Half precision: CUDA only (tensor cores); weights are converted when loaded.
+    Fp16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Fp16 => "fp16",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fp32" => Ok(Self::Fp32),
+            "fp16" => Ok(Self::Fp16),
+            other => Err(format!("unknown precision '{other}': use fp32 or fp16")),
+        }
+    }
+}
