@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cnncodec::{BackendKind, Engine, GrayImage, ModelWeights, Precision};
@@ -525,13 +524,63 @@ pub struct ModelSettings {
     /// A built-in model's name; `None`: the default built-in model.
     pub model: Option<String>,
     pub model_location: Option<String>,
-    pub backend: String,
+    pub backend: Backend,
     pub device_index: u32,
-    pub precision: String,
+    pub precision: FloatPrecision,
 }
 
-pub const DEFAULT_BACKEND: &str = "cpu";
-pub const DEFAULT_PRECISION: &str = "fp32";
+/// The `backend` property: where the networks run.
+#[derive(Debug, Default, Eq, PartialEq, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstCnnCodecBackend")]
+pub enum Backend {
+    #[default]
+    #[enum_value(name = "CPU (this project's AVX2/AVX-512 kernels)", nick = "cpu")]
+    Cpu,
+    #[enum_value(name = "CUDA (builds with the cuda feature)", nick = "cuda")]
+    Cuda,
+}
+
+/// The `precision` property: the float type of the networks.
+#[derive(Debug, Default, Eq, PartialEq, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstCnnCodecPrecision")]
+pub enum FloatPrecision {
+    #[default]
+    #[enum_value(name = "32-bit float", nick = "fp32")]
+    Fp32,
+    #[enum_value(name = "16-bit float (CUDA only)", nick = "fp16")]
+    Fp16,
+}
+
+impl Backend {
+    pub fn nick(self) -> &'static str {
+        self.kind().name()
+    }
+
+    fn kind(self) -> BackendKind {
+        match self {
+            Self::Cpu => BackendKind::Cpu,
+            Self::Cuda => BackendKind::Cuda,
+        }
+    }
+}
+
+impl FloatPrecision {
+    pub fn nick(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Fp16 => "fp16",
+        }
+    }
+
+    fn precision(self) -> Precision {
+        match self {
+            Self::Fp32 => Precision::Fp32,
+            Self::Fp16 => Precision::Fp16,
+        }
+    }
+}
 
 /// Where and how a model runs: what one loaded engine is shared by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -546,18 +595,18 @@ impl ModelSettings {
         Self {
             model: None,
             model_location: None,
-            backend: DEFAULT_BACKEND.to_owned(),
+            backend: Backend::Cpu,
             device_index: 0,
-            precision: DEFAULT_PRECISION.to_owned(),
+            precision: FloatPrecision::Fp32,
         }
     }
 
     /// The backend, device and precision the settings name, checked.
     pub fn placement(&self) -> Result<Placement, String> {
         Ok(Placement {
-            backend: BackendKind::from_str(&self.backend)?,
+            backend: self.backend.kind(),
             device_index: self.device_index,
-            precision: Precision::from_str(&self.precision)?,
+            precision: self.precision.precision(),
         })
     }
 }
@@ -591,14 +640,13 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
             )
             .mutable_ready()
             .build(),
-        glib::ParamSpecString::builder("backend")
+        glib::ParamSpecEnum::builder_with_default("backend", Backend::Cpu)
             .nick("Backend")
             .blurb(&format!(
                 "Where the network runs: cpu, or cuda in builds with the cuda feature \
                  (this build: {})",
                 BackendKind::available().join(", ")
             ))
-            .default_value(Some(DEFAULT_BACKEND))
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("device-index")
@@ -609,13 +657,12 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
             .default_value(0)
             .mutable_ready()
             .build(),
-        glib::ParamSpecString::builder("precision")
+        glib::ParamSpecEnum::builder_with_default("precision", FloatPrecision::Fp32)
             .nick("Precision")
             .blurb(
                 "Float type of the networks: fp32, or fp16 with backend=cuda (half the memory \
                  traffic, tensor cores; the CPU backend computes in fp32 only)",
             )
-            .default_value(Some(DEFAULT_PRECISION))
             .mutable_ready()
             .build(),
     ]
@@ -649,19 +696,9 @@ pub fn set_model_property(
                 .filter(|m| !m.is_empty())
         }
         "model-location" => s.model_location = value.get::<Option<String>>().unwrap(),
-        "backend" => {
-            s.backend = value
-                .get::<Option<String>>()
-                .unwrap()
-                .unwrap_or_else(|| DEFAULT_BACKEND.to_owned())
-        }
+        "backend" => s.backend = value.get().expect("type checked"),
         "device-index" => s.device_index = value.get().unwrap(),
-        "precision" => {
-            s.precision = value
-                .get::<Option<String>>()
-                .unwrap()
-                .unwrap_or_else(|| DEFAULT_PRECISION.to_owned())
-        }
+        "precision" => s.precision = value.get().expect("type checked"),
         _ => return false,
     }
     true
@@ -671,9 +708,9 @@ pub fn set_model_property(
 pub fn forward_model_settings(inner: &gst::Element, s: &ModelSettings) {
     inner.set_property("model", s.model.as_deref());
     inner.set_property("model-location", s.model_location.as_deref());
-    inner.set_property("backend", &s.backend);
+    inner.set_property("backend", s.backend);
     inner.set_property("device-index", s.device_index);
-    inner.set_property("precision", &s.precision);
+    inner.set_property("precision", s.precision);
 }
 
 pub fn model_property(s: &ModelSettings, pspec: &glib::ParamSpec) -> Option<glib::Value> {
@@ -904,9 +941,9 @@ impl FrameTimes {
             .field("frames", self.frames)
             .field("mean-ms", mean)
             .field("max-ms", ms(self.max))
-            .field("backend", &settings.backend)
+            .field("backend", settings.backend.nick())
             .field("device", settings.device_index)
-            .field("precision", &settings.precision)
+            .field("precision", settings.precision.nick())
             .field(
                 "model",
                 model.map_or(String::new(), |m| m.weights.meta.name.clone()),

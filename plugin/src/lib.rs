@@ -18,6 +18,9 @@ pub mod runner;
 pub use common::{live_engines, StreamInfo, STREAM_INFO_NAME};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    use gst::prelude::*;
+    common::Backend::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    common::FloatPrecision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     comcnnenc::register(plugin)?;
     reccnndec::register(plugin)?;
     j2kenc::register(plugin)?;

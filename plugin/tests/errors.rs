@@ -115,11 +115,12 @@ fn stream_made_with_another_model_is_an_element_error() {
 fn unknown_or_missing_backend_is_an_element_error() {
     let dir = util::tmp_dir("backend");
     let m = util::tiny_model(&dir, 23);
+    // An enum property: a typo is refused where the pipeline is described.
     let e = error_of(&format!(
         "appsrc name=src ! comcnnenc model-location={} backend=tpu ! fakesink",
         m.display()
     ));
-    assert!(e.contains("unknown backend 'tpu'"), "{e}");
+    assert!(e.contains("backend") && e.contains("tpu"), "{e}");
     let e = error_of(&format!(
         "appsrc name=src ! comcnnenc model-location={} device-index=3 ! fakesink",
         m.display()
@@ -148,7 +149,7 @@ fn unknown_or_unsupported_precision_is_an_element_error() {
             "appsrc name=src ! {element} model-location={} precision=fp8 ! fakesink",
             m.display()
         ));
-        assert!(e.contains("unknown precision 'fp8'"), "{e}");
+        assert!(e.contains("precision") && e.contains("fp8"), "{e}");
         let e = error_of(&format!(
             "appsrc name=src ! {element} model-location={} precision=fp16 ! fakesink",
             m.display()
