@@ -127,8 +127,8 @@ impl Storm {
             4 => {
                 // cuda is not in this build: the next start fails with an element error.
                 let backend = ["cpu", "cpu", "cuda"][rng.below(3) as usize];
-                enc.set_property("backend", backend);
-                dec.set_property("backend", backend);
+                enc.set_property_from_str("backend", backend);
+                dec.set_property_from_str("backend", backend);
                 "backend change"
             }
             5 => {
@@ -160,8 +160,8 @@ impl Storm {
         while let Some(msg) = bus.pop() {
             if let gst::MessageView::Error(_) = msg.view() {
                 let _ = self.pipeline.set_state(gst::State::Null);
-                enc.set_property("backend", "cpu");
-                dec.set_property("backend", "cpu");
+                enc.set_property_from_str("backend", "cpu");
+                dec.set_property_from_str("backend", "cpu");
                 dec.set_property("width", 0u32);
             }
         }
