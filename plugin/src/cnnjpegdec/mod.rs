@@ -11,7 +11,6 @@ glib::wrapper! {
      * @see_also: cnnjpegenc, reccnndec, jpegdec
      *
      * `jpegdec ! reccnndec` as one element, for archives made by `cnnjpegenc` (or
-     *
      * `comcnnenc ! jpegenc`).
      *
      * `jpegdec` decodes with the accurate integer IDCT the models were trained with. The original

@@ -11,7 +11,6 @@ glib::wrapper! {
      * @see_also: openjpegdec, openjpegenc, comcnnenc
      *
      * Lossy JPEG 2000 on OpenJPEG, with the rate control stock `openjpegenc` (1.22)
-     *
      * lacks.
      *
      * Raw GRAY8, I420, Y42B, Y444 or RGB in; one JPEG 2000 codestream per frame out, as
