@@ -15,3 +15,23 @@ pub use frame::image::{GrayImage, Plane};
 pub use net::backend::{BackendKind, Precision};
 pub use net::engine::{load_engine, load_engine_with, Engine};
 pub use net::weights::{ModelMeta, ModelWeights, WeightsError};
+
+/// Core errors become text where a caller reports them as text (the command line tool).
+macro_rules! into_text {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for String {
+            fn from(e: $error) -> String {
+                e.to_string()
+            }
+        })*
+    };
+}
+
+into_text!(
+    WeightsError,
+    frame::image::ImageError,
+    codec::j2k::J2kError,
+    net::backend::ChoiceError,
+    net::engine::EngineError,
+    eval::bench::BenchError,
+);

@@ -52,16 +52,23 @@ impl Timed {
     }
 
     /// `comcnn`, `reccnn` or `decode`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BenchError> {
         match s {
             "comcnn" => Ok(Self::ComCnn),
             "reccnn" => Ok(Self::RecCnn),
             "decode" => Ok(Self::Decode),
-            other => Err(format!(
-                "unknown network '{other}': use comcnn, reccnn or decode"
-            )),
+            other => Err(BenchError::UnknownNetwork(other.to_owned())),
         }
     }
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BenchError {
+    #[error("unknown network '{0}': use comcnn, reccnn or decode")]
+    UnknownNetwork(String),
+    #[error(transparent)]
+    Engine(#[from] crate::net::engine::EngineError),
 }
 
 /// One benchmark line.
@@ -276,7 +283,7 @@ pub fn report(
     frames: usize,
     sizes: &[(usize, usize)],
     backend: crate::BackendKind,
-) -> Result<String, String> {
+) -> Result<String, BenchError> {
     let (com, rec) = (ComCnnConfig::new(), RecCnnConfig::new());
     let weights = crate::ModelWeights::random("paper-size networks", com, rec, 1);
     report_for(
@@ -298,7 +305,7 @@ pub fn report_for(
     backend: crate::BackendKind,
     precision: crate::Precision,
     timed: &[Timed],
-) -> Result<String, String> {
+) -> Result<String, BenchError> {
     let (com, rec) = (weights.meta.comcnn.clone(), weights.meta.reccnn.clone());
     let engine = crate::load_engine_with(weights, backend, 0, precision)?;
     let machine = (backend == crate::BackendKind::Cpu).then(Machine::find);

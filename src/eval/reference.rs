@@ -84,10 +84,11 @@ pub fn expected_rows(readme: &str) -> Vec<ExpectedRow> {
 pub type Golden = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// The tensors of a golden safetensors file (f32).
-pub fn read_golden(path: &std::path::Path) -> Result<Golden, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_golden(path: &std::path::Path) -> Result<Golden, crate::WeightsError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| crate::WeightsError::Io(path.to_owned(), e.to_string()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| format!("{}: {e:?}", path.display()))?;
+        .map_err(|e| crate::WeightsError::Corrupt(path.to_owned(), format!("{e:?}")))?;
     Ok(st
         .tensors()
         .into_iter()

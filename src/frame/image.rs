@@ -171,8 +171,17 @@ pub fn downscale_box2(src: &GrayImage) -> GrayImage {
     GrayImage::new(w, h, data)
 }
 
+/// Why an image file could not be read or written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImageError {
+    #[error("{path}: {1}", path = .0.display())]
+    Io(std::path::PathBuf, String),
+    #[error("{path}: not a readable PNG: {1}", path = .0.display())]
+    NotPng(std::path::PathBuf, String),
+}
+
 /// Reads a PNG file as 8-bit luma (RGB converted with [`luma_bt601`], alpha ignored).
-pub fn read_png_luma(path: &std::path::Path) -> Result<GrayImage, String> {
+pub fn read_png_luma(path: &std::path::Path) -> Result<GrayImage, ImageError> {
     let rgb = read_png_rgb(path)?;
     Ok(rgb.luma())
 }
@@ -197,17 +206,15 @@ impl RgbImage {
 }
 
 /// Reads any 8-bit PNG (gray, gray+alpha, RGB, RGBA, palette) as RGB.
-pub fn read_png_rgb(path: &std::path::Path) -> Result<RgbImage, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_png_rgb(path: &std::path::Path) -> Result<RgbImage, ImageError> {
+    let io = |e: std::io::Error| ImageError::Io(path.to_owned(), e.to_string());
+    let not_png = |e: png::DecodingError| ImageError::NotPng(path.to_owned(), e.to_string());
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| format!("{}: not a readable PNG: {e}", path.display()))?;
+    let mut reader = decoder.read_info().map_err(not_png)?;
     let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("{}: not a readable PNG: {e}", path.display()))?;
+    let info = reader.next_frame(&mut buf).map_err(not_png)?;
     let (w, h) = (info.width as usize, info.height as usize);
     let buf = &buf[..info.buffer_size()];
     let channels = info.color_type.samples();
@@ -226,8 +233,9 @@ pub fn read_png_rgb(path: &std::path::Path) -> Result<RgbImage, String> {
 }
 
 /// Writes an 8-bit gray PNG.
-pub fn write_png_gray(path: &std::path::Path, img: &GrayImage) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn write_png_gray(path: &std::path::Path, img: &GrayImage) -> Result<(), ImageError> {
+    let io = |e: String| ImageError::Io(path.to_owned(), e);
+    let file = std::fs::File::create(path).map_err(|e| io(e.to_string()))?;
     let mut enc = png::Encoder::new(
         std::io::BufWriter::new(file),
         img.width as u32,
@@ -235,10 +243,10 @@ pub fn write_png_gray(path: &std::path::Path, img: &GrayImage) -> Result<(), Str
     );
     enc.set_color(png::ColorType::Grayscale);
     enc.set_depth(png::BitDepth::Eight);
-    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+    let mut writer = enc.write_header().map_err(|e| io(e.to_string()))?;
     writer
         .write_image_data(&img.data)
-        .map_err(|e| e.to_string())
+        .map_err(|e| io(e.to_string()))
 }
 
 #[cfg(test)]

@@ -46,16 +46,25 @@ impl fmt::Display for BackendKind {
     }
 }
 
+/// A backend or precision name that is not one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChoiceError {
+    #[error("unknown backend '{given}': use one of {available}")]
+    Backend { given: String, available: String },
+    #[error("unknown precision '{0}': use fp32 or fp16")]
+    Precision(String),
+}
+
 impl FromStr for BackendKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ChoiceError;
+    fn from_str(s: &str) -> Result<Self, ChoiceError> {
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda),
-            other => Err(format!(
-                "unknown backend '{other}': use one of {}",
-                Self::available().join(", ")
-            )),
+            other => Err(ChoiceError::Backend {
+                given: other.to_owned(),
+                available: Self::available().join(", "),
+            }),
         }
     }
 }
@@ -85,12 +94,12 @@ impl fmt::Display for Precision {
 }
 
 impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ChoiceError;
+    fn from_str(s: &str) -> Result<Self, ChoiceError> {
         match s {
             "fp32" => Ok(Self::Fp32),
             "fp16" => Ok(Self::Fp16),
-            other => Err(format!("unknown precision '{other}': use fp32 or fp16")),
+            other => Err(ChoiceError::Precision(other.to_owned())),
         }
     }
 }

@@ -87,7 +87,7 @@ pub fn load_engine(
     weights: &ModelWeights,
     backend: BackendKind,
     device_index: usize,
-) -> Result<Arc<dyn Engine>, String> {
+) -> Result<Arc<dyn Engine>, EngineError> {
     load_engine_with(weights, backend, device_index, Precision::Fp32)
 }
 
@@ -97,7 +97,7 @@ pub fn load_engine_with(
     backend: BackendKind,
     device_index: usize,
     precision: Precision,
-) -> Result<Arc<dyn Engine>, String> {
+) -> Result<Arc<dyn Engine>, EngineError> {
     let engine = load_engine_cold(weights, backend, device_index, precision)?;
     let warm = engine.clone();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -107,9 +107,27 @@ pub fn load_engine_with(
     }))
     .map_err(|p| {
         let why = panic_message(p.as_ref());
-        format!("the {backend} backend could not run the networks ({why}); check its runtime requirements in the README, or use backend=cpu")
+        EngineError::Failed { backend, why }
     })?;
     Ok(engine)
+}
+
+/// Why a model could not be set up on a backend. The messages name no setting: callers add
+/// theirs (an element its properties, the command line its options).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0} needs the cuda backend: the CPU backend computes in fp32")]
+    PrecisionOnCpu(Precision),
+    #[error("device {0} is not valid for the cpu backend, which has device 0 only")]
+    DeviceOnCpu(usize),
+    #[error("the cuda backend is not compiled into this build: rebuild with `--features cuda` (see README)")]
+    CudaNotCompiled,
+    #[error("the cuda backend needs the NVIDIA driver (libcuda.so.1), which was not found: install the driver (and NVRTC, see README)")]
+    NoDriver,
+    #[error("CUDA device {0} could not be opened: check its index against nvidia-smi")]
+    Device(usize),
+    #[error("the {backend} backend could not run the networks ({why}); check its runtime requirements in the README")]
+    Failed { backend: BackendKind, why: String },
 }
 
 /// The text of a caught panic, for error messages.
@@ -126,18 +144,14 @@ fn load_engine_cold(
     backend: BackendKind,
     device_index: usize,
     precision: Precision,
-) -> Result<Arc<dyn Engine>, String> {
+) -> Result<Arc<dyn Engine>, EngineError> {
     match backend {
         BackendKind::Cpu => {
             if precision != Precision::Fp32 {
-                return Err(format!(
-                    "precision={precision} needs backend=cuda: the CPU backend computes in fp32"
-                ));
+                return Err(EngineError::PrecisionOnCpu(precision));
             }
             if device_index != 0 {
-                return Err(format!(
-                    "device-index={device_index} is not valid for the cpu backend: use 0"
-                ));
+                return Err(EngineError::DeviceOnCpu(device_index));
             }
             Ok(Arc::new(crate::net::cpu::CpuEngine::new(weights)))
         }
@@ -167,9 +181,9 @@ mod cuda {
         weights: &ModelWeights,
         device_index: usize,
         precision: Precision,
-    ) -> Result<Arc<dyn Engine>, String> {
+    ) -> Result<Arc<dyn Engine>, EngineError> {
         if !driver_present() {
-            return Err("backend=cuda needs the NVIDIA driver (libcuda.so.1), which was not found: install the driver (and NVRTC, see README), or use backend=cpu".into());
+            return Err(EngineError::NoDriver);
         }
         let device = burn_cuda::CudaDevice::new(device_index);
         let weights = weights.clone();
@@ -182,7 +196,7 @@ mod cuda {
                 &weights, device,
             )) as Arc<dyn Engine>,
         })
-        .map_err(|_| format!("CUDA device {device_index} could not be opened: check device-index against nvidia-smi"))
+        .map_err(|_| EngineError::Device(device_index))
     }
 }
 
@@ -196,7 +210,7 @@ pub fn cuda_driver_present() -> bool {
 mod cuda {
     use super::*;
 
-    pub fn load(_: &ModelWeights, _: usize, _: Precision) -> Result<Arc<dyn Engine>, String> {
-        Err("backend=cuda is not compiled into this build: rebuild with `--features cuda` (see README), or use backend=cpu".into())
+    pub fn load(_: &ModelWeights, _: usize, _: Precision) -> Result<Arc<dyn Engine>, EngineError> {
+        Err(EngineError::CudaNotCompiled)
     }
 }

@@ -90,6 +90,27 @@ pub fn load_model(
     load_weights(weights, location, placement)
 }
 
+/// A core engine error in the elements' words: the properties to change.
+fn engine_error(e: &cnncodec::net::engine::EngineError) -> String {
+    use cnncodec::net::engine::EngineError;
+    match e {
+        EngineError::PrecisionOnCpu(p) => {
+            format!("precision={p} needs backend=cuda: the CPU backend computes in fp32")
+        }
+        EngineError::DeviceOnCpu(i) => {
+            format!("device-index={i} is not valid for the cpu backend: use 0")
+        }
+        EngineError::CudaNotCompiled => "backend=cuda is not compiled into this build: rebuild \
+             with `--features cuda` (see README), or use backend=cpu"
+            .into(),
+        EngineError::NoDriver => format!("backend=cuda: {e}; or use backend=cpu"),
+        EngineError::Device(i) => format!(
+            "CUDA device {i} could not be opened: check device-index={i} against nvidia-smi"
+        ),
+        EngineError::Failed { .. } => format!("{e}, or use backend=cpu"),
+    }
+}
+
 /// [`load_model`] for weights already in memory (`location`: the file they came from).
 pub fn load_weights(
     weights: ModelWeights,
@@ -113,6 +134,7 @@ pub fn load_weights(
                     placement.device_index as usize,
                     placement.precision,
                 )
+                .map_err(|e| engine_error(&e))
             })??;
             engine_cache().insert(key, Arc::downgrade(&e));
             e

@@ -96,17 +96,10 @@ impl<'a> PlaneRef<'a> {
     }
 }
 
-/// What went wrong, in words a user can act on.
-#[derive(Debug, Clone, PartialEq)]
+/// What went wrong, in words a user can act on (OpenJPEG's own messages included).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
 pub struct J2kError(pub String);
-
-impl std::fmt::Display for J2kError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for J2kError {}
 
 fn err<T>(msg: impl Into<String>) -> Result<T, J2kError> {
     Err(J2kError(msg.into()))

@@ -3,7 +3,6 @@
 //! networks plus metadata: architecture, codec, compact quality, content hash, provenance).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use burn::module::{Param, RunningState};
@@ -26,40 +25,25 @@ pub(super) const META_KEY: &str = "cnncodec.meta";
 pub(super) const FORMAT_VERSION: &str = "1";
 
 /// Why weights could not be loaded; each message says what to fix.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WeightsError {
+    #[error(
+        "model not found at '{}': give a .{MODEL_FILE_EXTENSION} file or a directory holding comcnn.safetensors and reccnn.safetensors",
+        .0.display()
+    )]
     Missing(PathBuf),
+    #[error("cannot read model '{path}': {1}", path = .0.display())]
     Io(PathBuf, String),
+    #[error(
+        "model '{path}' is not a valid safetensors weights file ({1}); replace it with an intact copy",
+        path = .0.display()
+    )]
     Corrupt(PathBuf, String),
+    #[error("model '{path}' does not fit the ComCNN/RecCNN architecture: {1}", path = .0.display())]
     Shape(PathBuf, String),
+    #[error("mismatched ComCNN/RecCNN pair: {0}")]
     MismatchedPair(String),
 }
-
-impl fmt::Display for WeightsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Missing(p) => write!(
-                f,
-                "model not found at '{}': give a .{MODEL_FILE_EXTENSION} file or a directory holding comcnn.safetensors and reccnn.safetensors",
-                p.display()
-            ),
-            Self::Io(p, e) => write!(f, "cannot read model '{}': {e}", p.display()),
-            Self::Corrupt(p, e) => write!(
-                f,
-                "model '{}' is not a valid safetensors weights file ({e}); replace it with an intact copy",
-                p.display()
-            ),
-            Self::Shape(p, e) => write!(
-                f,
-                "model '{}' does not fit the ComCNN/RecCNN architecture: {e}",
-                p.display()
-            ),
-            Self::MismatchedPair(e) => write!(f, "mismatched ComCNN/RecCNN pair: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for WeightsError {}
 
 /// One f32 tensor as stored.
 #[derive(Clone, Debug, PartialEq)]
