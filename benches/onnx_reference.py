@@ -9,7 +9,7 @@ benches/compare-onnxruntime.sh times `cnncodec bench` against.
 SPEC: a built-in model name (`jpeg-q50`, `jpeg-q50-fast` or `fast`, `jpeg-q50-paper`, ...: the
 file models/NAME.cnnmodel), a .cnnmodel file, or a reference-layout directory holding
 comcnn.safetensors and reccnn.safetensors (`../shared/reference/official-qf50`). The weights are
-the model's own, BatchNorm folded into the convolutions as src/weights.rs `fold_batch_norm`
+the model's own, BatchNorm folded into the convolutions as src/net/weights/ `fold_batch_norm`
 does; float32, NCHW, batch 1, fixed H x W. onnxruntime's CPUExecutionProvider, all graph
 optimisations, sequential execution, `--threads` intra-op threads (default 2), 1 inter-op.
 Input: the ramp `cnncodec bench` uses, ((i * 31) % 255) / 255. One warm-up run, then the mean
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-ALIASES = {"fast": "jpeg-q50-fast"}  # src/models.rs ALIASES
-BN_EPS = np.float32(1e-12)  # src/weights.rs fold_batch_norm
+ALIASES = {"fast": "jpeg-q50-fast"}  # src/net/builtin.rs ALIASES
+BN_EPS = np.float32(1e-12)  # src/net/weights/ fold_batch_norm
 OPSET = 17
 
 
@@ -91,7 +91,7 @@ def comcnn_layers(net):
 
 def reccnn_layers(net, fold=True):
     """[(weight, bias, stride, relu, bn or None)] of the RecCNN; with `fold`, BatchNorm folded
-    into the convolutions exactly as src/weights.rs fold_batch_norm does (float32) and bn None."""
+    into the convolutions exactly as src/net/weights/ fold_batch_norm does (float32) and bn None."""
     t, depth = net["tensors"], net["cfg"]["depth"]
     layers = []
     for n in range(1, depth + 1):
@@ -116,7 +116,7 @@ def conv_flops(cin, cout, pixels):
 
 
 def flops(kind, cfg, w, h):
-    """FLOPs of one frame, as src/bench.rs counts them."""
+    """FLOPs of one frame, as src/eval/bench.rs counts them."""
     c, f = cfg["channels"], cfg["features"]
     if kind == "comcnn":
         half = ((w + 1) // 2) * ((h + 1) // 2)

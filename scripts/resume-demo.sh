@@ -16,7 +16,7 @@ cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
 rm -rf "$out"
 # The command of scripts/train-ladder-comcnn.sh that made models/jpeg-q50-fast.cnnmodel (with
-# burn's generic convolution backward, which that run used: it predates src/fastconv.rs).
+# burn's generic convolution backward, which that run used: it predates src/train/fastconv/).
 train=($bin train --out "$out" --quality 50 --init models/bases/jpeg-mixed-c.cnnmodel \
   --features 16 --depth 3 --stages 1 --steps 2000 --rec-lr 1e-3:1e-5 --seed 1 \
   --name jpeg-q50-fast --split train,train-video --batch 16 --patch 40 --conv-backward generic)

@@ -16,7 +16,7 @@ bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
-# These runs used burn's generic convolution backward (they predate src/fastconv.rs, whose
+# These runs used burn's generic convolution backward (they predate src/train/fastconv/, whose
 # im2col backward is the default now: same maths, different rounding); the flag keeps theirs.
 common=(--codec j2k --split train,train-video --stages 1 --batch 16 --patch 40 --conv-backward generic)
 $bin train --out runs/j2k-mixed --quality 8 --mix-qualities 20,12,8,6,4 --init models/bases/jpeg-q50-v1.cnnmodel \

@@ -18,7 +18,7 @@ bash scripts/install-deps.sh
 [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
 cargo build -p cnncodec-cli --locked
 bin=target/debug/cnncodec
-# These runs used burn's generic convolution backward (they predate src/fastconv.rs, whose
+# These runs used burn's generic convolution backward (they predate src/train/fastconv/, whose
 # im2col backward is the default now: same maths, different rounding); the flag keeps theirs.
 common=(--split train,train-video --stages 1 --batch 16 --patch 40 --conv-backward generic)
 points=(${@:-10 20 30 50 70 fast})
