@@ -179,20 +179,28 @@ impl Target for Encode {
                 (pw, ph, stride, rng.bytes(len))
             })
             .collect();
-        let rate = match rng.below(3) {
+        let rate = match rng.below(5) {
             0 => Rate::Lossless,
             1 => Rate::BitsPerPixel(edge_f64(rng)),
-            _ => Rate::Ratio(edge_f64(rng)),
+            2 => Rate::Ratio(edge_f64(rng)),
+            3 => Rate::BitsPerPixel(0.05 + rng.below(400) as f64 / 100.0),
+            _ => Rate::Ratio(1.5 + rng.below(200) as f64),
+        };
+        // Mostly settings a user could pick, so that most cases reach OpenJPEG; edge values
+        // one time in four.
+        let pick = |rng: &mut Rng, usual: (u64, u64), max: i128| {
+            if rng.one_in(4) {
+                rng.interesting().clamp(0, max) as u32
+            } else {
+                rng.range(usual.0, usual.1) as u32
+            }
         };
         let settings = J2kSettings {
             rate,
-            layers: rng.interesting().clamp(0, 200) as u32,
-            resolutions: rng.interesting().clamp(0, 40) as u32,
+            layers: pick(rng, (1, 4), 200),
+            resolutions: pick(rng, (0, 6), 40),
             irreversible: rng.one_in(2),
-            tile: (
-                rng.interesting().clamp(0, 70_000) as u32,
-                rng.interesting().clamp(0, 70_000) as u32,
-            ),
+            tile: (pick(rng, (0, 48), 70_000), pick(rng, (0, 48), 70_000)),
             threads: rng.range(0, 3) as u32,
         };
         EncodeInput {
