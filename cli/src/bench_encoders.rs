@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::args::Args;
+use std::path::PathBuf;
 
 /// (label, encoder description) pairs.
 const ENCODERS: &[(&str, &str)] = &[
@@ -34,18 +34,38 @@ fn run_seconds(launch: &str) -> Result<(f64, Vec<usize>), String> {
     Ok((started.elapsed().as_secs_f64(), sizes))
 }
 
-pub fn run_bench_encoders(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["frames", "sizes", "format", "image"])?;
-    let frames: usize = args.parsed("frames", 10)?;
+/// Encode speed per frame of the image encoders in real pipelines.
+#[derive(clap::Args, Debug)]
+pub struct BenchEncodersArgs {
+    /// Frames per timed run (at least 2)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub frames: usize,
+    /// Frame sizes
+    #[arg(
+        long,
+        value_name = "WxH[,WxH...]",
+        default_value = "352x288,1280x720,1920x1080"
+    )]
+    pub sizes: String,
+    /// The raw video format the encoders get (such as I420 or GRAY8)
+    #[arg(long, value_name = "FORMAT", default_value = "I420")]
+    pub format: String,
+    /// The frame to scale and repeat [default: samples/vtest_f0610.png]
+    #[arg(long, value_name = "PNG")]
+    pub image: Option<PathBuf>,
+}
+
+pub fn run_bench_encoders(args: &BenchEncodersArgs) -> Result<(), String> {
+    let frames = args.frames;
     if frames < 2 {
         return Err("--frames must be at least 2".into());
     }
-    let format = args.get("format").unwrap_or("I420");
-    let image = match args.get("image") {
-        Some(p) => std::path::PathBuf::from(p),
+    let format = &args.format;
+    let image = match &args.image {
+        Some(p) => p.clone(),
         None => crate::repo_root().join("samples/vtest_f0610.png"),
     };
-    let sizes = args.get("sizes").unwrap_or("352x288,1280x720,1920x1080");
+    let sizes = &args.sizes;
     gstcnncodec::runner::init();
     println!(
         "{} frames of {} as {format}, {} cores\n",

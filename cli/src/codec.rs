@@ -143,15 +143,6 @@ impl Stock {
     }
 }
 
-/// `--codec jpeg|j2k` (also `jpeg2000`) as the model metadata names the codec.
-pub fn codec_option(args: &crate::args::Args) -> Result<&'static str, String> {
-    match args.get("codec").unwrap_or("jpeg") {
-        "jpeg" => Ok("jpeg"),
-        "j2k" | "jpeg2000" => Ok("jpeg2000"),
-        other => Err(format!("--codec {other}: use jpeg or j2k")),
-    }
-}
-
 /// A coded image: the encoded size and the decoded image.
 pub struct Coded {
     pub bytes: usize,

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::args::Args;
 use crate::plot::{write_plot, Series};
 
 /// The (step, dB) points of a `curve.csv`.
@@ -29,17 +28,26 @@ pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
         .collect()
 }
 
-pub fn run_curves(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["out", "title"])?;
-    let out = PathBuf::from(args.get("out").ok_or("--out FILE.svg is required")?);
-    if args.positional.is_empty() {
-        return Err("give one or more curve.csv files".into());
-    }
+/// Training runs' learning curves in one plot.
+#[derive(clap::Args, Debug)]
+pub struct CurvesArgs {
+    /// The SVG file to write (and a PNG beside it when rsvg-convert runs)
+    #[arg(long, value_name = "FILE.svg")]
+    pub out: PathBuf,
+    /// The plot's title
+    #[arg(long, value_name = "T", default_value = "learning curves")]
+    pub title: String,
+    /// `curve.csv` files of `cnncodec train --curve-every`
+    #[arg(value_name = "RUN/curve.csv", required = true)]
+    pub curves: Vec<PathBuf>,
+}
+
+pub fn run_curves(args: &CurvesArgs) -> Result<(), String> {
+    let out = &args.out;
     let series = args
-        .positional
+        .curves
         .iter()
-        .map(|p| {
-            let path = PathBuf::from(p);
+        .map(|path| {
             let named_by = if path.file_name().is_some_and(|f| f == "curve.csv") {
                 path.parent().and_then(|d| d.file_name())
             } else {
@@ -47,17 +55,16 @@ pub fn run_curves(raw: &[String]) -> Result<(), String> {
             };
             let name = named_by
                 .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.clone());
+                .unwrap_or_else(|| path.display().to_string());
             Ok(Series {
                 name,
-                points: read_curve(&path)?,
+                points: read_curve(path)?,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let title = args.get("title").unwrap_or("learning curves");
     let png = write_plot(
-        &out,
-        title,
+        out,
+        &args.title,
         "training steps",
         "dev-eval PSNR-Y (dB)",
         &series,

@@ -12,36 +12,39 @@
 
 use cnncodec::train::bnstats::{form_losses, sample_batches};
 
-use crate::args::Args;
+use crate::args::{ImageArgs, PatchArgs};
 use crate::codec::ModelRef;
-use crate::recalibrate::{parse_scale, TrainingPairs};
+use crate::recalibrate::{check_patches, parse_scale, TrainingPairs};
 
-pub fn run_form_loss(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model", "split", "data", "scale", "patch", "batch", "batches", "seed",
-        ],
-    )?;
-    let specs = args.all("model");
-    if specs.is_empty() {
-        return Err("--model MODEL is required (repeat it to compare models)".into());
-    }
-    let scale = parse_scale(&args)?;
-    let (patch, batch, batches): (usize, usize, usize) = (
-        args.parsed("patch", 40)?,
-        args.parsed("batch", 16)?,
-        args.parsed("batches", 20)?,
-    );
-    if patch < 4 || batch == 0 || batches == 0 {
-        return Err("--patch must be at least 4, --batch and --batches at least 1".into());
-    }
-    let seed: u64 = args.parsed("seed", 1)?;
+/// RecCNN loss of models on the same training patches in inference and training form.
+#[derive(clap::Args, Debug)]
+pub struct FormLossArgs {
+    /// A model: a file or folder, or a built-in model's name; repeat it to compare models
+    #[arg(long = "model", value_name = "PATH|NAME", required = true)]
+    pub models: Vec<String>,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    /// The factor the training images are resized by (0.1-1)
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Batches of patches
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub batches: usize,
+    #[command(flatten)]
+    pub patches: PatchArgs,
+}
+
+pub fn run_form_loss(args: &FormLossArgs) -> Result<(), String> {
+    let specs = &args.models;
+    let scale = parse_scale(args.scale)?;
+    let PatchArgs { patch, batch, seed } = args.patches;
+    let batches = args.batches;
+    check_patches(&args.patches, batches)?;
     let models = specs
         .iter()
         .map(|s| ModelRef::parse(s)?.load())
         .collect::<Result<Vec<_>, _>>()?;
-    let training = TrainingPairs::load(&args, &models[0], scale)?;
+    let training = TrainingPairs::load(&args.images, &models[0], scale)?;
     let (inputs, originals): (Vec<_>, Vec<_>) = training.pairs.iter().map(|(u, o)| (u, o)).unzip();
     // The same seed and sizes draw the same windows from both lists.
     let x = sample_batches(&inputs, patch, batch, batches, seed);

@@ -3,26 +3,40 @@
 //! happened). ARCHIVE is a Matroska file or a quoted glob of segment files (`splitmuxsrc`).
 //! `--model-dirs DIRS` lets it load a model file the archive names from those directories.
 
-use crate::args::Args;
 use gst::prelude::*;
 
-pub fn run_frame(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["at", "out", "model-dirs"])?;
-    let at: f64 = args.parsed("at", 0.0)?;
-    let out = args.get("out").ok_or("--out FILE.png is needed")?;
-    let [archive] = args.positional.as_slice() else {
-        return Err(format!(
-            "one archive (a .mkv file or a quoted glob of segments)\n{}",
-            crate::USAGE
-        ));
-    };
+/// One restored frame of an archive, by an accurate seek.
+#[derive(clap::Args, Debug)]
+pub struct FrameArgs {
+    /// The frame shown this many seconds from the start
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub at: f64,
+    /// The PNG file to write
+    #[arg(long, value_name = "FILE.png")]
+    pub out: String,
+    /// Directories a model file the archive names may be loaded from (built-in models need
+    /// none)
+    #[arg(long, value_name = "DIRS")]
+    pub model_dirs: Option<String>,
+    /// A Matroska file, or a quoted glob of segment files
+    #[arg(value_name = "ARCHIVE.mkv|'SEGMENT-GLOB'")]
+    pub archive: String,
+}
+
+pub fn run_frame(args: &FrameArgs) -> Result<(), String> {
+    let (at, out, archive) = (args.at, &args.out, &args.archive);
     if !(at.is_finite() && at >= 0.0) {
         return Err(format!("--at {at}: seconds from the start, 0 or more"));
     }
     let png = restored_frame_at(
         archive,
         gst::ClockTime::from_nseconds((at * 1e9) as u64),
-        args.get("model-dirs").unwrap_or(""),
+        args.model_dirs.as_deref().unwrap_or(""),
     )?;
     std::fs::write(out, png).map_err(|e| format!("cannot write {out}: {e}"))?;
     println!("{out}: the frame at {at} s of {archive}");

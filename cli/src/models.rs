@@ -1,30 +1,103 @@
 //! `cnncodec models [--json]`: the built-in models with their codec, compact quality and
-//! measured bit rate and quality, so a user (or a script) picks an operating point.
+//! measured bit rate and quality, so a user (or a script) picks an operating point. The
+//! measurements are the `rd.json` reports of `cnncodec eval` shipped in `models/dev-eval*/`,
+//! read as typed `cnncodec::eval::rd::RdReport`s by `cnncodec::net::builtin::measured`.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::codec::Stock;
 
-pub fn run_models(raw: &[String]) -> Result<(), String> {
-    let as_json = match raw {
-        [] => false,
-        [flag] if flag == "--json" => true,
-        other => return Err(format!("unexpected arguments {other:?}\n{}", crate::USAGE)),
-    };
+/// The built-in models and their measured rate and quality.
+#[derive(clap::Args, Debug)]
+pub struct ModelsArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One built-in model as `--json` prints it (fields in the order the JSON lists them).
+#[derive(Serialize)]
+struct ModelRow {
+    architecture: Architecture,
+    codec: String,
+    /// JPEG quality, or J2K compression ratio, of the compact image.
+    compact_quality: u32,
+    content_hash: String,
+    default: bool,
+    encoder_setting: String,
+    measured: Option<MeasuredPoint>,
+    name: String,
+    pipeline: String,
+    provenance: String,
+}
+
+#[derive(Serialize)]
+struct Architecture {
+    comcnn_features: usize,
+    reccnn_depth: usize,
+    reccnn_features: usize,
+}
+
+/// What `cnncodec eval` measured at the model's own operating point.
+#[derive(Serialize)]
+struct MeasuredPoint {
+    bpp: f64,
+    dataset: String,
+    ms_ssim: f64,
+    psnr_y: f64,
+    ssim: f64,
+}
+
+impl From<cnncodec::net::builtin::Measured> for MeasuredPoint {
+    fn from(m: cnncodec::net::builtin::Measured) -> Self {
+        Self {
+            bpp: m.bpp,
+            dataset: m.dataset,
+            ms_ssim: m.ms_ssim,
+            psnr_y: m.psnr_y,
+            ssim: m.ssim,
+        }
+    }
+}
+
+pub fn run_models(args: &ModelsArgs) -> Result<(), String> {
+    let rows = model_rows()?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}", cnncodec::net::builtin::no_model_message());
+        return Ok(());
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// Every built-in model, each codec's in bit-rate order (JPEG: rising quality; J2K: falling
+/// ratio).
+fn model_rows() -> Result<Vec<ModelRow>, String> {
     let default = cnncodec::net::builtin::default_model();
     let mut rows = vec![];
     for m in cnncodec::net::builtin::builtin_models() {
         let w = cnncodec::net::builtin::builtin(m.name)?;
         let measured = cnncodec::net::builtin::measured(m.name, &w.meta.codec, w.meta.quality);
         let stock = Stock::for_model(&w.meta.codec, w.meta.quality)?;
-        rows.push(json!({
-            "name": m.name,
-            "default": Some(m.name) == default,
-            "codec": w.meta.codec,
-            // JPEG quality, or J2K compression ratio, of the compact image.
-            "compact_quality": w.meta.quality,
-            "encoder_setting": stock.setting(),
-            "pipeline": format!(
+        rows.push(ModelRow {
+            architecture: Architecture {
+                comcnn_features: w.meta.comcnn.features,
+                reccnn_depth: w.meta.reccnn.depth,
+                reccnn_features: w.meta.reccnn.features,
+            },
+            codec: w.meta.codec.clone(),
+            compact_quality: w.meta.quality,
+            content_hash: w.meta.content_hash.clone(),
+            default: Some(m.name) == default,
+            encoder_setting: stock.setting(),
+            measured: measured.map(Into::into),
+            name: m.name.to_owned(),
+            pipeline: format!(
                 "comcnnenc model={}{} ! {}",
                 m.name,
                 match stock.compact_setting() {
@@ -33,63 +106,40 @@ pub fn run_models(raw: &[String]) -> Result<(), String> {
                 },
                 stock.element()
             ),
-            "architecture": {
-                "comcnn_features": w.meta.comcnn.features,
-                "reccnn_features": w.meta.reccnn.features,
-                "reccnn_depth": w.meta.reccnn.depth,
-            },
-            "measured": measured.map(|x| json!({
-                "dataset": x.dataset,
-                "bpp": x.bpp,
-                "psnr_y": x.psnr_y,
-                "ssim": x.ssim,
-                "ms_ssim": x.ms_ssim,
-            })),
-            "content_hash": w.meta.content_hash,
-            "provenance": w.meta.provenance,
-        }));
+            provenance: w.meta.provenance.clone(),
+        });
     }
-    // Each codec's models in bit-rate order (JPEG: rising quality; J2K: falling ratio).
     rows.sort_by_key(|r| {
-        let codec = r["codec"].as_str().unwrap_or("").to_owned();
-        let q = r["compact_quality"].as_u64().unwrap_or(0) as u32;
-        let rank = cnncodec::net::builtin::bitrate_rank(&codec, q);
-        (
-            codec != "jpeg",
-            codec,
-            rank,
-            r["name"].as_str().unwrap_or("").to_owned(),
-        )
+        let rank = cnncodec::net::builtin::bitrate_rank(&r.codec, r.compact_quality);
+        (r.codec != "jpeg", r.codec.clone(), rank, r.name.clone())
     });
-    if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(rows)).unwrap()
-        );
-        return Ok(());
-    }
-    if rows.is_empty() {
-        println!("{}", cnncodec::net::builtin::no_model_message());
-        return Ok(());
-    }
+    Ok(rows)
+}
+
+fn print_table(rows: &[ModelRow]) {
     println!("| model | codec | encoder setting | bpp | PSNR-Y dB | SSIM | |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for r in &rows {
-        let m = &r["measured"];
-        let num = |k: &str, d: usize| m[k].as_f64().map_or("-".to_owned(), |v| format!("{v:.d$}"));
+    for r in rows {
+        let num = |f: fn(&MeasuredPoint) -> f64, d: usize| {
+            r.measured
+                .as_ref()
+                .map_or("-".to_owned(), |m| format!("{:.d$}", f(m)))
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
-            r["name"].as_str().unwrap_or("?"),
-            r["codec"].as_str().unwrap_or("?"),
-            r["encoder_setting"].as_str().unwrap_or("?"),
-            num("bpp", 3),
-            num("psnr_y", 2),
-            num("ssim", 4),
-            if r["default"] == true { "default" } else { "" }
+            r.name,
+            r.codec,
+            r.encoder_setting,
+            num(|m| m.bpp, 3),
+            num(|m| m.psnr_y, 2),
+            num(|m| m.ssim, 4),
+            if r.default { "default" } else { "" }
         );
     }
-    if let Some(d) = rows.iter().find_map(|r| r["measured"]["dataset"].as_str()) {
-        println!("\nMeasured by `cnncodec eval` on {d}, luma, mean per image.");
+    if let Some(m) = rows.iter().find_map(|r| r.measured.as_ref()) {
+        println!(
+            "\nMeasured by `cnncodec eval` on {}, luma, mean per image.",
+            m.dataset
+        );
     }
-    Ok(())
 }

@@ -17,30 +17,40 @@ use cnncodec::codec::CompactCodec;
 use cnncodec::frame::image::read_png_luma;
 use cnncodec::{ModelWeights, Plane};
 
-use crate::args::Args;
+use crate::args::{ImageArgs, PatchArgs};
 use crate::codec::{ModelRef, Stock, StockCodec};
 
-pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model", "out", "split", "data", "scale", "batches", "batch", "patch", "seed", "name",
-        ],
-    )?;
-    let spec = args
-        .get("model")
-        .ok_or("--model MODEL is required (a model file or built-in name)")?;
-    let out = PathBuf::from(args.get("out").ok_or("--out FILE.cnnmodel is required")?);
-    let scale = parse_scale(&args)?;
-    let (patch, batch, batches): (usize, usize, usize) = (
-        args.parsed("patch", 40)?,
-        args.parsed("batch", 16)?,
-        args.parsed("batches", 200)?,
-    );
-    if patch < 4 || batch == 0 || batches == 0 {
-        return Err("--patch must be at least 4, --batch and --batches at least 1".into());
-    }
-    let seed: u64 = args.parsed("seed", 1)?;
+/// The model with its RecCNN's BatchNorm statistics measured afresh on training patches.
+#[derive(clap::Args, Debug)]
+pub struct RecalibrateArgs {
+    /// The model: a file or folder, or a built-in model's name
+    #[arg(long, value_name = "PATH|NAME")]
+    pub model: String,
+    /// The model file to write
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The new model's name [default: the model's]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    /// The factor the training images are resized by (0.1-1)
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Batches of patches to measure over
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub batches: usize,
+    #[command(flatten)]
+    pub patches: PatchArgs,
+}
+
+pub fn run_recalibrate(args: &RecalibrateArgs) -> Result<(), String> {
+    let spec = &args.model;
+    let out = &args.out;
+    let scale = parse_scale(args.scale)?;
+    let PatchArgs { patch, batch, seed } = args.patches;
+    let batches = args.batches;
+    check_patches(&args.patches, batches)?;
     let model = ModelRef::parse(spec)?.load()?;
     if !model.meta.reccnn.batch_norm {
         return Err(format!(
@@ -48,7 +58,7 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         ));
     }
     let started = Instant::now();
-    let training = TrainingPairs::load(&args, &model, scale)?;
+    let training = TrainingPairs::load(&args.images, &model, scale)?;
     let inputs: Vec<_> = training.pairs.iter().map(|(up, _)| up).collect();
     let mut new = cnncodec::train::bnstats::with_batch_statistics(
         &model,
@@ -56,8 +66,8 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         (patch, batch, batches),
         seed,
     )?;
-    if let Some(name) = args.get("name") {
-        new.meta.name = name.to_owned();
+    if let Some(name) = &args.name {
+        new.meta.name = name.clone();
     }
     new.meta.provenance = format!(
         "{}; then BatchNorm statistics measured over {} ({} images at scale {scale}, {batches} batches of {batch} patches of {patch} px, seed {seed}) through its ComCNN and {}: command `cnncodec recalibrate {}`, commit {}",
@@ -65,13 +75,13 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
         training.dataset,
         training.pairs.len(),
         training.codec,
-        raw.join(" "),
+        crate::command_arguments(),
         option_env!("COMMIT_ID").unwrap_or("unknown")
     );
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    new.save(&out).map_err(|e| e.to_string())?;
+    new.save(out).map_err(|e| e.to_string())?;
     println!(
         "recalibrated '{}' on {} images in {:.0} s; written to {}",
         model.meta.name,
@@ -82,9 +92,16 @@ pub fn run_recalibrate(raw: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `--scale`: the factor training images are resized by (default 1).
-pub fn parse_scale(args: &Args) -> Result<f64, String> {
-    let scale: f64 = args.parsed("scale", 1.0)?;
+/// `--patch`, `--batch` and `--batches`: something to measure.
+pub fn check_patches(patches: &PatchArgs, batches: usize) -> Result<(), String> {
+    if patches.patch < 4 || patches.batch == 0 || batches == 0 {
+        return Err("--patch must be at least 4, --batch and --batches at least 1".into());
+    }
+    Ok(())
+}
+
+/// `--scale`: the factor training images are resized by (0.1-1).
+pub fn parse_scale(scale: f64) -> Result<f64, String> {
     if !(0.1..=1.0).contains(&scale) {
         return Err(format!("--scale {scale}: use a factor between 0.1 and 1"));
     }
@@ -100,7 +117,7 @@ pub struct TrainingPairs {
 }
 
 impl TrainingPairs {
-    pub fn load(args: &Args, model: &ModelWeights, scale: f64) -> Result<Self, String> {
+    pub fn load(args: &ImageArgs, model: &ModelWeights, scale: f64) -> Result<Self, String> {
         if crate::eval::split_names_dev_eval(args) {
             return Err(
                 "dev-eval is for measurements only; use 'train' (or 'train-video') images".into(),

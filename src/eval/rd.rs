@@ -3,9 +3,17 @@
 //! Two interpolations: piecewise cubic Hermite (PCHIP, as in the JCT-VC / JVET common test
 //! conditions spreadsheets, the default) and the original cubic polynomial fit of VCEG-M33.
 //! Rates may be in any unit (bytes, bpp, kbps): only ratios matter.
+//!
+//! Also the typed form of the `rd.json` report `cnncodec eval` writes ([`RdReport`]), which
+//! `cnncodec models` and the built-in models' measured table read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// How a curve is interpolated between its measured points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Interpolation {
     /// Piecewise cubic Hermite (Fritsch-Carlson slopes), monotone, no overshoot.
     Pchip,
@@ -226,6 +234,154 @@ pub fn bd_quality(
     mean_difference(&log_rates(anchor)?, &log_rates(test)?, method)
 }
 
+/// The `rd.json` report of `cnncodec eval`: its curves (CompressAI-style `{"name",
+/// "description", "results": {metric: [...]}}`, plus per-image values) and the BD figures
+/// between them. Fields are in the order the JSON lists them (alphabetical). A value that is
+/// not a number (a metric a run did not measure, such as `psnr-rgb` of a luma run) is written
+/// as `null` and read back as NaN.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdReport {
+    /// BD figures: each test curve against its anchor, per metric.
+    #[serde(default)]
+    pub bd: Vec<BdEntry>,
+    /// The codec evaluated: `jpeg` or `jpeg2000`.
+    #[serde(default)]
+    pub codec: String,
+    /// What was coded and measured (luma, or RGB through I420).
+    #[serde(default)]
+    pub colour: String,
+    pub curves: Vec<RdCurve>,
+    /// The images: a split of a data folder, or the images named on the command line.
+    #[serde(default)]
+    pub dataset: String,
+    /// How many images.
+    #[serde(default)]
+    pub images: usize,
+}
+
+/// One curve of an [`RdReport`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdCurve {
+    #[serde(default)]
+    pub description: String,
+    pub name: String,
+    /// Each image's values (by file name), one per point of the curve.
+    #[serde(default)]
+    pub per_image: BTreeMap<String, RdSeries>,
+    /// The mean over the images at each point.
+    pub results: RdResults,
+}
+
+impl RdCurve {
+    /// The index of the point labelled `label` (such as `jpeg-q50 q50`).
+    pub fn point_index(&self, label: &str) -> Option<usize> {
+        self.results.point.iter().position(|p| p == label)
+    }
+}
+
+/// A curve's mean values, one per point, with the points' labels.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdResults {
+    /// Bits per pixel of the original image.
+    #[serde(deserialize_with = "nan_for_null")]
+    pub bpp: Vec<f64>,
+    #[serde(rename = "ms-ssim", deserialize_with = "nan_for_null")]
+    pub ms_ssim: Vec<f64>,
+    /// The points' labels: `q50`, `0.25bpp`, `jpeg-q50 q30`.
+    pub point: Vec<String>,
+    /// PSNR over RGB (colour runs; NaN, written `null`, otherwise).
+    #[serde(rename = "psnr-rgb", default, deserialize_with = "nan_for_null")]
+    pub psnr_rgb: Vec<f64>,
+    /// PSNR of luma.
+    #[serde(rename = "psnr-y", deserialize_with = "nan_for_null")]
+    pub psnr_y: Vec<f64>,
+    #[serde(deserialize_with = "nan_for_null")]
+    pub ssim: Vec<f64>,
+}
+
+/// One image's values along a curve, one per point.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdSeries {
+    #[serde(deserialize_with = "nan_for_null")]
+    pub bpp: Vec<f64>,
+    #[serde(rename = "ms-ssim", deserialize_with = "nan_for_null")]
+    pub ms_ssim: Vec<f64>,
+    #[serde(rename = "psnr-rgb", default, deserialize_with = "nan_for_null")]
+    pub psnr_rgb: Vec<f64>,
+    #[serde(rename = "psnr-y", deserialize_with = "nan_for_null")]
+    pub psnr_y: Vec<f64>,
+    #[serde(deserialize_with = "nan_for_null")]
+    pub ssim: Vec<f64>,
+}
+
+/// The BD figures of one test curve against an anchor for one metric: over the whole overlap
+/// of the curves and over their points inside a bit-rate window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BdEntry {
+    /// The anchor curve's name.
+    pub anchor: String,
+    /// [`bd_quality`] of the test curve (dB for PSNR).
+    pub bd_quality: BdFigure,
+    pub bd_quality_in_window: BdFigure,
+    /// [`bd_rate`] of the test curve, percent.
+    pub bd_rate_percent: BdFigure,
+    pub bd_rate_percent_in_window: BdFigure,
+    pub interpolation: Interpolation,
+    /// `psnr-y`, `ssim`, `ms-ssim` or `psnr-rgb`.
+    pub metric: String,
+    /// The test curve's name.
+    pub test: String,
+    /// The window, bits per pixel.
+    pub window_bpp: [f64; 2],
+}
+
+/// A BD figure, or why it is undefined (written as the string `"undefined: REASON"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BdFigure {
+    Value(#[serde(deserialize_with = "nan_for_null_value")] f64),
+    Undefined(String),
+}
+
+impl BdFigure {
+    /// The figure when it is a finite number.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Self::Value(v) if v.is_finite() => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Why the figure is undefined, as written (`"undefined: ..."`).
+    pub fn undefined(&self) -> Option<&str> {
+        match self {
+            Self::Undefined(s) => Some(s),
+            Self::Value(_) => None,
+        }
+    }
+}
+
+impl From<Result<f64, BdError>> for BdFigure {
+    fn from(r: Result<f64, BdError>) -> Self {
+        match r {
+            Ok(v) => Self::Value(v),
+            Err(e) => Self::Undefined(format!("undefined: {e}")),
+        }
+    }
+}
+
+/// Numbers where `null` stands for NaN (JSON has no NaN; serde_json writes it as `null`).
+fn nan_for_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+fn nan_for_null_value<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +486,61 @@ mod tests {
             bd_rate(&a, &zero, Interpolation::Cubic),
             Err(BdError::NonPositiveRate)
         );
+    }
+
+    #[test]
+    fn rd_reports_round_trip_with_nan_as_null() {
+        let series = RdSeries {
+            bpp: vec![0.25],
+            ms_ssim: vec![0.9],
+            psnr_rgb: vec![f64::NAN],
+            psnr_y: vec![30.0],
+            ssim: vec![0.8],
+        };
+        let report = RdReport {
+            bd: vec![BdEntry {
+                anchor: "jpeg".into(),
+                bd_quality: Ok(1.5).into(),
+                bd_quality_in_window: Err(BdError::NoOverlap).into(),
+                bd_rate_percent: BdFigure::Value(f64::NAN),
+                bd_rate_percent_in_window: Err(BdError::TooFewPoints(2)).into(),
+                interpolation: Interpolation::Pchip,
+                metric: "psnr-y".into(),
+                test: "framework".into(),
+                window_bpp: [0.1, 0.4],
+            }],
+            codec: "jpeg".into(),
+            colour: "luma".into(),
+            curves: vec![RdCurve {
+                description: "d".into(),
+                name: "framework".into(),
+                per_image: [("a.png".to_owned(), series.clone())].into(),
+                results: RdResults {
+                    bpp: series.bpp.clone(),
+                    ms_ssim: series.ms_ssim.clone(),
+                    point: vec!["jpeg-q50 q50".into()],
+                    psnr_rgb: series.psnr_rgb.clone(),
+                    psnr_y: series.psnr_y.clone(),
+                    ssim: series.ssim.clone(),
+                },
+            }],
+            dataset: "images given on the command line".into(),
+            images: 1,
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(text.contains("\"psnr-rgb\":[null]"), "{text}");
+        assert!(text.contains("\"interpolation\":\"pchip\""), "{text}");
+        assert!(
+            text.contains("\"bd_quality_in_window\":\"undefined: the two curves do not overlap\""),
+            "{text}"
+        );
+        let back: RdReport = serde_json::from_str(&text).unwrap();
+        assert!(back.curves[0].results.psnr_rgb[0].is_nan());
+        assert!(back.curves[0].per_image["a.png"].psnr_rgb[0].is_nan());
+        assert_eq!(back.bd[0].bd_quality.value(), Some(1.5));
+        assert_eq!(back.bd[0].bd_rate_percent.value(), None);
+        assert!(back.bd[0].bd_quality_in_window.undefined().is_some());
+        assert_eq!(back.curves[0].point_index("jpeg-q50 q50"), Some(0));
+        assert_eq!(back.bd[0].window_bpp, [0.1, 0.4]);
     }
 }

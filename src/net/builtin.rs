@@ -170,35 +170,34 @@ pub fn measured(name: &str, codec: &str, quality: u32) -> Option<Measured> {
     let label = format!("{name} {}", point_label(codec, quality));
     MEASURED_RDS
         .iter()
-        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .filter_map(|text| serde_json::from_str::<crate::eval::rd::RdReport>(text).ok())
         .find_map(|report| measured_in(&report, &label))
 }
 
-fn measured_in(report: &serde_json::Value, label: &str) -> Option<Measured> {
-    for curve in report["curves"].as_array()? {
-        let results = &curve["results"];
-        let Some(at) = results["point"]
-            .as_array()?
-            .iter()
-            .position(|p| p.as_str() == Some(label))
-        else {
-            continue;
-        };
-        let value = |k: &str| results[k][at].as_f64();
-        // Where the measuring machine kept the data says nothing to anyone else.
-        let dataset = report["dataset"].as_str().unwrap_or("?");
-        let dataset = dataset
-            .split_once(" of /")
-            .map_or(dataset, |(split, _)| split);
-        return Some(Measured {
-            dataset: format!("{dataset} ({} images)", report["images"]),
-            bpp: value("bpp")?,
-            psnr_y: value("psnr-y")?,
-            ssim: value("ssim")?,
-            ms_ssim: value("ms-ssim")?,
-        });
-    }
-    None
+fn measured_in(report: &crate::eval::rd::RdReport, label: &str) -> Option<Measured> {
+    let (curve, at) = report
+        .curves
+        .iter()
+        .find_map(|c| c.point_index(label).map(|at| (c, at)))?;
+    let results = &curve.results;
+    // A value the report lacks, or `null` (NaN), means no measurement.
+    let value = |v: &[f64]| v.get(at).copied().filter(|x| !x.is_nan());
+    // Where the measuring machine kept the data says nothing to anyone else.
+    let dataset = if report.dataset.is_empty() {
+        "?"
+    } else {
+        &report.dataset
+    };
+    let dataset = dataset
+        .split_once(" of /")
+        .map_or(dataset, |(split, _)| split);
+    Some(Measured {
+        dataset: format!("{dataset} ({} images)", report.images),
+        bpp: value(&results.bpp)?,
+        psnr_y: value(&results.psnr_y)?,
+        ssim: value(&results.ssim)?,
+        ms_ssim: value(&results.ms_ssim)?,
+    })
 }
 
 /// The built-in ladder model of `codec` for a target bit rate: the highest-rate point whose
