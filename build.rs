@@ -30,6 +30,9 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out_dir.join("builtin_models.rs"), code).unwrap();
+    let mut code = String::new();
     // One report per codec's ladder: models/dev-eval (JPEG), models/dev-eval-j2k (JPEG 2000),
     // and models/dev-eval-paper (the paper-size model against the default, same sweep).
     code.push_str(
@@ -43,6 +46,5 @@ fn main() {
         }
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("builtin_models.rs");
-    std::fs::write(out, code).unwrap();
+    std::fs::write(out_dir.join("measured_rds.rs"), code).unwrap();
 }

@@ -27,11 +27,16 @@ macro_rules! into_text {
     };
 }
 
+#[cfg(feature = "train")]
+into_text!(train::TrainError);
+
 into_text!(
     WeightsError,
     frame::image::ImageError,
     codec::j2k::J2kError,
     net::backend::ChoiceError,
     net::engine::EngineError,
+    net::builtin::ModelError,
+    codec::CodecError,
     eval::bench::BenchError,
 );

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cnncodec::codec::CodecError;
 use cnncodec::frame::image::RgbImage;
 use cnncodec::{GrayImage, ModelWeights};
 use gstcnncodec::runner::{gray_frame, luma_of, rgb_frame, rgb_of, run_with_jpeg};
@@ -38,7 +39,7 @@ impl ModelRef {
     pub fn load(&self) -> Result<ModelWeights, String> {
         match self {
             Self::File(p) => ModelWeights::load(p).map_err(|e| e.to_string()),
-            Self::Builtin(n) => cnncodec::net::builtin::builtin(n),
+            Self::Builtin(n) => cnncodec::net::builtin::builtin(n).map_err(|e| e.to_string()),
         }
     }
 
@@ -319,8 +320,8 @@ pub fn plain_jpeg_at_size(img: &GrayImage, target: usize) -> Result<(u32, Coded)
 pub struct StockCodec(pub Stock);
 
 impl cnncodec::codec::CompactCodec for StockCodec {
-    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
-        plain(compact, self.0).map(|c| c.image)
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, CodecError> {
+        plain(compact, self.0).map(|c| c.image).map_err(CodecError)
     }
 
     fn describe(&self) -> String {
@@ -336,10 +337,12 @@ pub struct MixedCodec {
 }
 
 impl cnncodec::codec::CompactCodec for MixedCodec {
-    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, CodecError> {
         let i = self.next.get();
         self.next.set(i + 1);
-        plain(compact, self.points[i % self.points.len()]).map(|c| c.image)
+        plain(compact, self.points[i % self.points.len()])
+            .map(|c| c.image)
+            .map_err(CodecError)
     }
 
     fn start_pass(&self) {

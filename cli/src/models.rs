@@ -1,7 +1,7 @@
 //! `cnncodec models [--json]`: the built-in models with their codec, compact quality and
 //! measured bit rate and quality, so a user (or a script) picks an operating point. The
 //! measurements are the `rd.json` reports of `cnncodec eval` shipped in `models/dev-eval*/`,
-//! read as typed `cnncodec::eval::rd::RdReport`s by `cnncodec::net::builtin::measured`.
+//! read as typed `cnncodec::eval::rd::RdReport`s by `cnncodec::eval::measured::measured`.
 
 use serde::Serialize;
 
@@ -48,8 +48,8 @@ struct MeasuredPoint {
     ssim: f64,
 }
 
-impl From<cnncodec::net::builtin::Measured> for MeasuredPoint {
-    fn from(m: cnncodec::net::builtin::Measured) -> Self {
+impl From<cnncodec::eval::measured::Measured> for MeasuredPoint {
+    fn from(m: cnncodec::eval::measured::Measured) -> Self {
         Self {
             bpp: m.bpp,
             dataset: m.dataset,
@@ -82,7 +82,7 @@ fn model_rows() -> Result<Vec<ModelRow>, String> {
     let mut rows = vec![];
     for m in cnncodec::net::builtin::builtin_models() {
         let w = cnncodec::net::builtin::builtin(m.name)?;
-        let measured = cnncodec::net::builtin::measured(m.name, &w.meta.codec, w.meta.quality);
+        let measured = cnncodec::eval::measured::measured(m.name, &w.meta.codec, w.meta.quality);
         let stock = Stock::for_model(&w.meta.codec, w.meta.quality)?;
         rows.push(ModelRow {
             architecture: Architecture {

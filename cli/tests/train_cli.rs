@@ -22,8 +22,15 @@ fn assert_succeeded(out: &std::process::Output) {
     );
 }
 
-#[test]
-fn training_writes_a_model_the_elements_load() {
+/// A run's directory, images and command line, shared by the steps of the test.
+struct Ctx {
+    dir: std::path::PathBuf,
+    out: std::path::PathBuf,
+    images: Vec<String>,
+    args: Vec<String>,
+}
+
+fn setup() -> Ctx {
     let dir = std::env::temp_dir().join(format!("cnncodec-train-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut images = vec![];
@@ -40,11 +47,11 @@ fn training_writes_a_model_the_elements_load() {
     }
     let out = dir.join("run");
     let _ = std::fs::remove_dir_all(&out);
-    let out_s = out.to_str().unwrap();
+    let out_s = out.to_str().unwrap().to_owned();
     let mut args = vec![
         "train",
         "--out",
-        out_s,
+        &out_s,
         "--quality",
         "30",
         "--features",
@@ -61,6 +68,20 @@ fn training_writes_a_model_the_elements_load() {
         "1",
     ];
     args.extend(images.iter().map(String::as_str));
+    let args = args.iter().map(|a| a.to_string()).collect();
+    Ctx {
+        dir,
+        out,
+        images,
+        args,
+    }
+}
+
+fn interrupted_and_resumed(ctx: &Ctx) {
+    let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
+    let model = out.join("model.cnnmodel");
+    let mut args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
+    let _ = (&dir, &out, &images, &model, &args);
     // Interrupted inside the stage (checkpointed after step 10), then run again to the end.
     let mut interrupted = args.clone();
     interrupted.extend(["--stop-after", "10"]);
@@ -111,6 +132,13 @@ fn training_writes_a_model_the_elements_load() {
         "{}",
         meta.provenance
     );
+}
+
+fn statistics_measured_afresh(ctx: &Ctx) {
+    let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
+    let model = out.join("model.cnnmodel");
+    let args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
+    let _ = (&dir, &out, &images, &model, &args);
     // BatchNorm statistics measured afresh (at half size): only the statistics change.
     let stats = dir.join("stats.cnnmodel");
     let recal = cnncodec(&[
@@ -155,13 +183,20 @@ fn training_writes_a_model_the_elements_load() {
     ]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--scale 2"));
+}
 
+fn scales_recorded_and_checked(ctx: &Ctx) {
+    let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
+    let model = out.join("model.cnnmodel");
+    let args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
+    let _ = (&dir, &out, &images, &model, &args);
     // Training on the images at two scales: twice the images, recorded in the checkpoint;
     // resuming with other scales is refused.
     let scaled_out = dir.join("scaled");
     let _ = std::fs::remove_dir_all(&scaled_out);
     let mut scaled = args.clone();
     scaled[2] = scaled_out.to_str().unwrap();
+    let at = scaled.iter().position(|a| *a == "--stages").unwrap() + 1;
     scaled[at] = "1";
     scaled.extend(["--scales", "1,0.5", "--stop-after", "2"]);
     let run = cnncodec(&scaled);
@@ -176,7 +211,13 @@ fn training_writes_a_model_the_elements_load() {
     let mismatch = cnncodec(&scaled);
     assert!(!mismatch.status.success());
     assert!(String::from_utf8_lossy(&mismatch.stderr).contains("--scales"));
+}
 
+fn the_elements_load_it(ctx: &Ctx) {
+    let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
+    let model = out.join("model.cnnmodel");
+    let args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
+    let _ = (&dir, &out, &images, &model, &args);
     // The elements load it: eval runs comcnnenc ! jpegenc ! jpegdec ! reccnndec with it.
     let eval = cnncodec(&[
         "eval",
@@ -189,7 +230,13 @@ fn training_writes_a_model_the_elements_load() {
         &images[0],
     ]);
     assert_succeeded(&eval);
+}
 
+fn folded_proxy_and_curve(ctx: &Ctx) {
+    let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
+    let model = out.join("model.cnnmodel");
+    let args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
+    let _ = (&dir, &out, &images, &model, &args);
     // The trained model's RecCNN in inference form (BatchNorm folded), a ComCNN stage through
     // the JPEG proxy first, and the learning curve on dev-eval every 3 steps.
     let folded_out = dir.join("folded");
@@ -250,4 +297,14 @@ fn training_writes_a_model_the_elements_load() {
     let refused = cnncodec(&margin);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loss margin 8"));
+}
+
+#[test]
+fn training_writes_a_model_the_elements_load() {
+    let ctx = setup();
+    interrupted_and_resumed(&ctx);
+    statistics_measured_afresh(&ctx);
+    scales_recorded_and_checked(&ctx);
+    the_elements_load_it(&ctx);
+    folded_proxy_and_curve(&ctx);
 }

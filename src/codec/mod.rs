@@ -6,10 +6,15 @@ pub mod j2k;
 
 use crate::frame::image::GrayImage;
 
+/// A codec in the loop failed: its own message (a GStreamer pipeline's, OpenJPEG's).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
 /// The codec between ComCNN and RecCNN during the RecCNN stage.
 pub trait CompactCodec {
     /// Encodes and decodes one compact luma image.
-    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String>;
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, CodecError>;
     /// What it is, for the model's provenance.
     fn describe(&self) -> String;
     /// Called before each pass over the images, so a codec that varies from image to image
@@ -21,7 +26,7 @@ pub trait CompactCodec {
 pub struct IdentityCodec;
 
 impl CompactCodec for IdentityCodec {
-    fn code(&self, compact: &GrayImage) -> Result<GrayImage, String> {
+    fn code(&self, compact: &GrayImage) -> Result<GrayImage, CodecError> {
         Ok(compact.clone())
     }
     fn describe(&self) -> String {

@@ -2,6 +2,7 @@
 //! reference data.
 
 pub mod bench;
+pub mod measured;
 pub mod metrics;
 pub mod rd;
 pub mod reference;

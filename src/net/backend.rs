@@ -1,7 +1,10 @@
-//! Where and in what float type the networks run.
+//! Where and in what float type the networks run, and the one trait every backend's engine
+//! implements.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::frame::image::Plane;
 
 /// burn's CPU backend: burn-flex (the fastest burn CPU backend that builds offline here), for
 /// training and as the reference the CPU inference path ([`crate::net::cpu`]) is tested against.
@@ -102,4 +105,23 @@ impl FromStr for Precision {
             other => Err(ChoiceError::Precision(other.to_owned())),
         }
     }
+}
+
+/// A loaded ComCNN/RecCNN pair that runs single frames.
+pub trait Engine: Send + Sync {
+    /// Raw ComCNN output for a luma plane in [0, 1]: ceil(w/2) x ceil(h/2).
+    fn compact(&self, input: &Plane) -> Plane;
+    /// RecCNN's residual for an up-scaled plane; the restored plane is `upscaled - residual`.
+    fn residual(&self, upscaled: &Plane) -> Plane;
+    /// [`Engine::compact`] into `out`, reusing its storage: engines that keep their buffers
+    /// per frame size (the CPU path) then allocate nothing for a size already seen.
+    fn compact_into(&self, input: &Plane, out: &mut Plane) {
+        *out = self.compact(input);
+    }
+    /// [`Engine::residual`] into `out`, as [`Engine::compact_into`].
+    fn residual_into(&self, upscaled: &Plane, out: &mut Plane) {
+        *out = self.residual(upscaled);
+    }
+    /// Backend and device, for logs.
+    fn describe(&self) -> String;
 }

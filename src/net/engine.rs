@@ -9,26 +9,8 @@ use crate::frame::image::Plane;
 use crate::net::architecture::{ComCnn, RecCnn};
 use crate::net::weights::ModelWeights;
 
+pub use crate::net::backend::Engine;
 use crate::net::backend::{BackendKind, Precision};
-
-/// A loaded ComCNN/RecCNN pair that runs single frames.
-pub trait Engine: Send + Sync {
-    /// Raw ComCNN output for a luma plane in [0, 1]: ceil(w/2) x ceil(h/2).
-    fn compact(&self, input: &Plane) -> Plane;
-    /// RecCNN's residual for an up-scaled plane; the restored plane is `upscaled - residual`.
-    fn residual(&self, upscaled: &Plane) -> Plane;
-    /// [`Engine::compact`] into `out`, reusing its storage: engines that keep their buffers
-    /// per frame size (the CPU path) then allocate nothing for a size already seen.
-    fn compact_into(&self, input: &Plane, out: &mut Plane) {
-        *out = self.compact(input);
-    }
-    /// [`Engine::residual`] into `out`, as [`Engine::compact_into`].
-    fn residual_into(&self, upscaled: &Plane, out: &mut Plane) {
-        *out = self.residual(upscaled);
-    }
-    /// Backend and device, for logs.
-    fn describe(&self) -> String;
-}
 
 /// The generic implementation of [`Engine`] for one burn backend.
 pub struct BurnEngine<B: Backend> {

@@ -11,6 +11,7 @@
 //! with statistics of our training images at their stored scale and gets 0.37 dB of it back with
 //! statistics of the same images at half size.
 
+use crate::train::TrainError;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -142,12 +143,16 @@ pub fn batch_statistics(
     cfg: &RecCnnConfig,
     batches: &[PatchBatch],
     epsilon: f64,
-) -> Result<TensorMap, String> {
+) -> Result<TensorMap, TrainError> {
     if !cfg.batch_norm {
-        return Err("this RecCNN has no BatchNorm: there are no statistics to measure".into());
+        return Err(TrainError::Invalid(
+            "this RecCNN has no BatchNorm: there are no statistics to measure".into(),
+        ));
     }
     if batches.is_empty() {
-        return Err("no batches to measure BatchNorm statistics on".into());
+        return Err(TrainError::Invalid(
+            "no batches to measure BatchNorm statistics on".into(),
+        ));
     }
     let net = build_reccnn::<CpuBackend>(rec, cfg, &Default::default());
     let f = cfg.features;
@@ -195,13 +200,17 @@ pub fn form_losses(
     weights: &ModelWeights,
     inputs: &[PatchBatch],
     originals: &[PatchBatch],
-) -> Result<FormLosses, String> {
+) -> Result<FormLosses, TrainError> {
     let cfg = &weights.meta.reccnn;
     if !cfg.batch_norm {
-        return Err("this RecCNN has no BatchNorm: both forms are the same".into());
+        return Err(TrainError::Invalid(
+            "this RecCNN has no BatchNorm: both forms are the same".into(),
+        ));
     }
     if inputs.is_empty() || inputs.len() != originals.len() {
-        return Err("form_losses needs as many batches of originals as of inputs".into());
+        return Err(TrainError::Invalid(
+            "form_losses needs as many batches of originals as of inputs".into(),
+        ));
     }
     let device = Default::default();
     let net = build_reccnn::<CpuBackend>(&weights.reccnn, cfg, &device);
@@ -215,7 +224,9 @@ pub fn form_losses(
     };
     for (x, o) in inputs.iter().zip(originals) {
         if (x.n, x.h, x.w) != (o.n, o.h, o.w) {
-            return Err("an input batch and its originals differ in shape".into());
+            return Err(TrainError::Invalid(
+                "an input batch and its originals differ in shape".into(),
+            ));
         }
         let target = PatchBatch {
             data: x.data.iter().zip(&o.data).map(|(u, o)| u - o).collect(),
@@ -248,9 +259,11 @@ pub fn with_batch_statistics(
     inputs: &[&Plane],
     (patch, batch, count): (usize, usize, usize),
     seed: u64,
-) -> Result<ModelWeights, String> {
+) -> Result<ModelWeights, TrainError> {
     if inputs.iter().all(|p| p.width < patch || p.height < patch) {
-        return Err(format!("no input is at least {patch}x{patch}"));
+        return Err(TrainError::Invalid(format!(
+            "no input is at least {patch}x{patch}"
+        )));
     }
     let batches = sample_batches(inputs, patch, batch, count, seed);
     let mut out = weights.clone();

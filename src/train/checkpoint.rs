@@ -90,7 +90,7 @@ pub(super) fn restore_moments<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     optim: OptimizerAdaptor<Adam, M, B>,
     saved: Vec<Option<Moments>>,
-) -> Result<OptimizerAdaptor<Adam, M, B>, String> {
+) -> Result<OptimizerAdaptor<Adam, M, B>, TrainError> {
     let mut visitor = RestoreMoments {
         saved: saved.into(),
         records: vec![],
@@ -98,10 +98,12 @@ pub(super) fn restore_moments<B: AutodiffBackend, M: AutodiffModule<B>>(
     };
     module.visit(&mut visitor);
     if let Some(e) = visitor.error {
-        return Err(e);
+        return Err(TrainError::Invalid(e));
     }
     if !visitor.saved.is_empty() {
-        return Err("the saved optimiser state has more parameters than the network".into());
+        return Err(TrainError::Invalid(
+            "the saved optimiser state has more parameters than the network".into(),
+        ));
     }
     let mut records = optim.to_record();
     records.extend(visitor.records);
@@ -116,7 +118,7 @@ pub(super) fn write_moments(
     path: &Path,
     model_hash: &str,
     moments: &[Option<Moments>],
-) -> Result<(), String> {
+) -> Result<(), TrainError> {
     let mut out = Vec::new();
     out.extend_from_slice(MOMENTS_MAGIC);
     out.extend_from_slice(&(model_hash.len() as u32).to_le_bytes());
@@ -140,25 +142,30 @@ pub(super) fn write_moments(
     let tmp = path.with_extension("partial-adam");
     std::fs::write(&tmp, out)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
 /// Reads what [`write_moments`] wrote, checking it belongs to the model `model_hash`.
-pub(super) fn read_moments(path: &Path, model_hash: &str) -> Result<Vec<Option<Moments>>, String> {
+pub(super) fn read_moments(
+    path: &Path,
+    model_hash: &str,
+) -> Result<Vec<Option<Moments>>, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "{}: {e} (a checkpoint inside a stage needs the optimiser state saved with it)",
-            path.display()
+        TrainError::Io(
+            path.to_owned(),
+            format!("{e} (a checkpoint inside a stage needs the optimiser state saved with it)"),
         )
     })?;
     let bad = || {
-        format!(
-            "{}: not an optimiser state of this checkpoint; restart the run or restore the checkpoint's files",
-            path.display()
+        TrainError::Io(
+            path.to_owned(),
+            "not an optimiser state of this checkpoint; restart the run or restore the \
+             checkpoint's files"
+                .into(),
         )
     };
     let mut at = 0usize;
-    let mut take = |n: usize| -> Result<&[u8], String> {
+    let mut take = |n: usize| -> Result<&[u8], TrainError> {
         let s = bytes.get(at..at + n).ok_or_else(bad)?;
         at += n;
         Ok(s)

@@ -13,6 +13,7 @@
 //! BatchNorm normalises by each batch's statistics instead, so the new layers start as
 //! near-identities, as close as a batch's statistics are to the samples'.
 
+use crate::train::TrainError;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -156,18 +157,22 @@ pub fn grow_reccnn(
     to: &RecCnnConfig,
     samples: &[Plane],
     seed: u64,
-) -> Result<TensorMap, String> {
+) -> Result<TensorMap, TrainError> {
     if to.features < from.features || to.depth < from.depth || to.channels != from.channels {
-        return Err(format!(
+        return Err(TrainError::Invalid(format!(
             "cannot grow a RecCNN of {} features x {} layers into {} x {}: only wider and deeper",
             from.features, from.depth, to.features, to.depth
-        ));
+        )));
     }
     if !from.batch_norm || !to.batch_norm {
-        return Err("growing needs RecCNNs with BatchNorm".into());
+        return Err(TrainError::Invalid(
+            "growing needs RecCNNs with BatchNorm".into(),
+        ));
     }
     if samples.is_empty() {
-        return Err("growing needs sample images for the new layers' statistics".into());
+        return Err(TrainError::Invalid(
+            "growing needs sample images for the new layers' statistics".into(),
+        ));
     }
     let mut rng = Rng(seed ^ 0x6772_6f77);
     let wide = widen(rec, from, to.features, &mut rng);

@@ -16,14 +16,14 @@ pub enum InitScheme {
 }
 
 impl std::str::FromStr for InitScheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, TrainError> {
         match s {
             "matconvnet" => Ok(Self::MatConvNet),
             "downsampler" => Ok(Self::Downsampler),
-            other => Err(format!(
+            other => Err(TrainError::Invalid(format!(
                 "unknown initialisation '{other}': use matconvnet or downsampler (or a model file to start from)"
-            )),
+            ))),
         }
     }
 }

@@ -39,6 +39,20 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::CompactCodec;
+
+/// Why training could not start, go on or save. Messages name no command-line option.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// Options, data or a model that cannot train as asked.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {1}", path = .0.display())]
+    Io(std::path::PathBuf, String),
+    #[error(transparent)]
+    Weights(#[from] crate::WeightsError),
+    #[error(transparent)]
+    Codec(#[from] crate::codec::CodecError),
+}
 use crate::frame::image::{GrayImage, Plane};
 use crate::frame::resample::{imresize_bicubic, resize_matrix};
 use crate::net::architecture::{ComCnn, LayerOps, RecCnn};
@@ -133,14 +147,14 @@ pub enum ComSurrogate {
 }
 
 impl std::str::FromStr for ComSurrogate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, TrainError> {
         match s {
             "identity" => Ok(Self::Identity),
             "jpeg" => Ok(Self::Jpeg),
-            other => Err(format!(
+            other => Err(TrainError::Invalid(format!(
                 "{other}: identity (the paper's surrogate) or jpeg (a differentiable JPEG proxy)"
-            )),
+            ))),
         }
     }
 }
@@ -273,7 +287,7 @@ pub fn reccnn_inputs(
     weights: &ModelWeights,
     images: &[&GrayImage],
     codec: &dyn CompactCodec,
-) -> Result<Vec<(Plane, Plane)>, String> {
+) -> Result<Vec<(Plane, Plane)>, TrainError> {
     // The elements' engine, so that training sees the compact images a pipeline codes.
     let engine = crate::net::cpu::CpuEngine::new(weights);
     codec.start_pass();

@@ -11,21 +11,23 @@ pub(super) enum AfterStep {
 
 impl<B: TrainOn> Trainer<B> {
     /// Starts from `weights` (for example [`ModelWeights::random`]).
-    pub fn new(weights: ModelWeights, options: TrainOptions) -> Result<Self, String> {
+    pub fn new(weights: ModelWeights, options: TrainOptions) -> Result<Self, TrainError> {
         if options.patch < 4 || !options.patch.is_multiple_of(2) {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "patch {} must be even and at least 4",
                 options.patch
-            ));
+            )));
         }
         if 2 * options.loss_margin >= options.patch {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "loss margin {} leaves nothing of a {}-pixel patch",
                 options.loss_margin, options.patch
-            ));
+            )));
         }
         if options.batch == 0 || options.steps_per_stage == 0 {
-            return Err("batch and steps per stage must be positive".into());
+            return Err(TrainError::Invalid(
+                "batch and steps per stage must be positive".into(),
+            ));
         }
         let rng = options.seed;
         Ok(Self {
@@ -61,16 +63,18 @@ impl<B: TrainOn> Trainer<B> {
     }
 
     /// Resumes from a checkpoint written by [`Trainer::save_checkpoint`] (inside a stage too).
-    pub fn resume(dir: &Path) -> Result<Self, String> {
-        let weights = ModelWeights::load(&checkpoint_model(dir)).map_err(|e| e.to_string())?;
-        let text = std::fs::read_to_string(dir.join("checkpoint.json"))
-            .map_err(|e| format!("{}: {e}", dir.join("checkpoint.json").display()))?;
-        let state: TrainState = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    pub fn resume(dir: &Path) -> Result<Self, TrainError> {
+        let weights = ModelWeights::load(&checkpoint_model(dir))?;
+        let text = std::fs::read_to_string(dir.join("checkpoint.json")).map_err(|e| {
+            TrainError::Io(dir.join("checkpoint.json").to_path_buf(), e.to_string())
+        })?;
+        let state: TrainState = serde_json::from_str(&text)
+            .map_err(|e| TrainError::Io(dir.join("checkpoint.json"), e.to_string()))?;
         if state.model_hash != weights.meta.content_hash {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "{}: the checkpoint model and its state do not belong together (interrupted while saving?); restart the run or restore both files",
                 dir.display()
-            ));
+            )));
         }
         let saved_moments = if state.stage_step > 0 {
             Some(read_moments(
@@ -91,17 +95,16 @@ impl<B: TrainOn> Trainer<B> {
     }
 
     /// Writes `checkpoint.cnnmodel` and `checkpoint.json` into `dir` (each atomically).
-    pub fn save_checkpoint(&mut self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn save_checkpoint(&mut self, dir: &Path) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
         self.state.model_hash = self.weights.meta.content_hash.clone();
-        self.weights
-            .save(&checkpoint_model(dir))
-            .map_err(|e| e.to_string())?;
+        self.weights.save(&checkpoint_model(dir))?;
         let json = dir.join("checkpoint.json");
         let tmp = json.with_extension("partial");
         std::fs::write(&tmp, serde_json::to_string_pretty(&self.state).unwrap())
             .and_then(|_| std::fs::rename(&tmp, &json))
-            .map_err(|e| format!("{}: {e}", json.display()))
+            .map_err(|e| TrainError::Io(json.to_path_buf(), e.to_string()))
     }
 
     /// Runs the remaining stages, checkpointing into `dir` after each (and inside each, with
@@ -115,7 +118,7 @@ impl<B: TrainOn> Trainer<B> {
         codec: &dyn CompactCodec,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> Result<RunEnd, String> {
+    ) -> Result<RunEnd, TrainError> {
         let p = self.state.options.patch;
         let scaled = scaled_images(images, &self.state.options.scales);
         let usable: Vec<&GrayImage> = scaled
@@ -123,7 +126,9 @@ impl<B: TrainOn> Trainer<B> {
             .filter(|i| i.width >= p && i.height >= p)
             .collect();
         if usable.is_empty() {
-            return Err(format!("no training image is at least {p}x{p}"));
+            return Err(TrainError::Invalid(format!(
+                "no training image is at least {p}x{p}"
+            )));
         }
         self.steps_this_run = 0;
         let fresh = self.state.stages_done == 0 && self.state.stage_step == 0;
@@ -166,10 +171,8 @@ impl<B: TrainOn> Trainer<B> {
                 if now > best {
                     if let Some(dir) = dir {
                         std::fs::create_dir_all(dir)
-                            .map_err(|e| format!("{}: {e}", dir.display()))?;
-                        self.weights
-                            .save(&dir.join("best.cnnmodel"))
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
+                        self.weights.save(&dir.join("best.cnnmodel"))?;
                     }
                 }
                 if best > f64::MIN && now - best < min_gain {
@@ -211,7 +214,7 @@ impl<B: TrainOn> Trainer<B> {
         network: &str,
         done: usize,
         dir: Option<&Path>,
-    ) -> Result<(), String> {
+    ) -> Result<(), TrainError> {
         let step = stage * self.state.options.steps_per_stage + done;
         let dev_psnr = dev_psnr(weights, dev, codec)?;
         self.state.curve.retain(|p| p.step < step);
@@ -222,10 +225,11 @@ impl<B: TrainOn> Trainer<B> {
             dev_psnr,
         });
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
             let path = dir.join("curve.csv");
             std::fs::write(&path, curve_csv(&self.state.curve))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
         }
         Ok(())
     }
@@ -258,13 +262,14 @@ impl<B: TrainOn> Trainer<B> {
         done: usize,
         loss_sum: f64,
         rng: &Rng,
-    ) -> Result<(), String> {
+    ) -> Result<(), TrainError> {
         self.weights = weights;
         self.state.stage_step = done;
         self.state.stage_loss_sum = loss_sum;
         self.state.rng = rng.0;
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
             write_moments(
                 &checkpoint_moments(dir),
                 &self.weights.meta.content_hash,
@@ -296,7 +301,7 @@ impl<B: TrainOn> Trainer<B> {
     fn stage_optimizer<M: AutodiffModule<B>>(
         &mut self,
         module: &M,
-    ) -> Result<OptimizerAdaptor<Adam, M, B>, String> {
+    ) -> Result<OptimizerAdaptor<Adam, M, B>, TrainError> {
         let optim = AdamConfig::new().init();
         match self.saved_moments.take() {
             Some(saved) if self.state.stage_step > 0 => restore_moments(module, optim, saved),
@@ -314,7 +319,7 @@ impl<B: TrainOn> Trainer<B> {
         stage: usize,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> Result<Option<f64>, String> {
+    ) -> Result<Option<f64>, TrainError> {
         let opts = self.state.options.clone();
         // Inputs through the frozen ComCNN and the real codec, once per stage (again on a
         // resume inside the stage: ComCNN has not changed, so neither have they).
@@ -395,7 +400,7 @@ impl<B: TrainOn> Trainer<B> {
         stage: usize,
         dir: Option<&Path>,
         report: &mut dyn FnMut(&StepReport),
-    ) -> Result<Option<f64>, String> {
+    ) -> Result<Option<f64>, TrainError> {
         let opts = self.state.options.clone();
         let device: B::Device = Default::default();
         let mut com: ComCnn<B> = self.weights.comcnn(&device);
@@ -419,10 +424,10 @@ impl<B: TrainOn> Trainer<B> {
                     JpegProxy::<B>::new(h, h, self.weights.meta.quality, &device),
                 ),
                 ComSurrogate::Jpeg => {
-                    return Err(format!(
+                    return Err(TrainError::Invalid(format!(
                         "the JPEG proxy stands in for JPEG; this model's codec is {}",
                         self.weights.meta.codec
-                    ))
+                    )))
                 }
             };
         let originals: Vec<Plane> = images.iter().map(|i| i.to_unit()).collect();
@@ -486,7 +491,7 @@ pub fn dev_psnr(
     weights: &ModelWeights,
     images: &[GrayImage],
     codec: &dyn CompactCodec,
-) -> Result<f64, String> {
+) -> Result<f64, TrainError> {
     let engine = crate::net::cpu::CpuEngine::new(weights);
     codec.start_pass();
     let mut total = 0.0;

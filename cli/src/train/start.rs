@@ -49,7 +49,7 @@ impl Start<'_> {
         start.meta.quality = self.quality;
         start.meta.codec = self.codec.into();
         start.meta.provenance = self.provenance(&options, &origin)?;
-        Trainer::new(start, options)
+        Ok(Trainer::new(start, options)?)
     }
 
     /// The run's options: the command line's, else the defaults.

@@ -231,7 +231,7 @@ impl CnnJpegEnc {
         )?;
         let mut model = s.model.clone();
         if model.model.is_none() && model.model_location.is_none() && s.target_bpp > 0.0 {
-            model.model = cnncodec::net::builtin::ladder_point_for_bpp("jpeg", s.target_bpp)
+            model.model = cnncodec::eval::measured::ladder_point_for_bpp("jpeg", s.target_bpp)
                 .map(str::to_owned);
             gst::info!(
                 CAT,
@@ -244,7 +244,8 @@ impl CnnJpegEnc {
         let weights = cnncodec::net::builtin::resolve(
             model.model_location.as_deref().map(Path::new),
             model.model.as_deref(),
-        )?;
+        )
+        .map_err(|e| common::model_error(&e))?;
         if weights.meta.codec != "jpeg" {
             return Err(format!(
                 "model '{}' is trained for {}, not JPEG: choose a jpeg-qN model (or use comcnnenc ! j2kenc)",

@@ -86,8 +86,21 @@ pub fn load_model(
     placement: Placement,
 ) -> Result<LoadedModel, String> {
     let path = location.map(PathBuf::from);
-    let weights = cnncodec::net::builtin::resolve(path.as_deref(), builtin)?;
+    let weights =
+        cnncodec::net::builtin::resolve(path.as_deref(), builtin).map_err(|e| model_error(&e))?;
     load_weights(weights, location, placement)
+}
+
+/// A core model error in the elements' words.
+pub fn model_error(e: &cnncodec::net::builtin::ModelError) -> String {
+    use cnncodec::net::builtin::ModelError;
+    match e {
+        ModelError::Unknown { .. } => {
+            format!("{e}: choose one of them, or set model-location to a model file")
+        }
+        ModelError::NoneBuiltIn => cnncodec::net::builtin::no_model_message(),
+        ModelError::Weights(w) => w.to_string(),
+    }
 }
 
 /// A core engine error in the elements' words: the properties to change.

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use crate::frame::image::Plane;
-use crate::net::engine::Engine;
+use crate::net::backend::Engine;
 use crate::net::weights::{fold_batch_norm, ModelWeights, TensorMap};
 
 pub(crate) use network::{ConvSpec, Network, Workspace};

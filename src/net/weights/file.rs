@@ -192,9 +192,7 @@ impl ModelWeights {
 
     /// Writes the one-file format ([`ModelWeights::to_bytes`]).
     pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
-        let out = self
-            .to_bytes()
-            .map_err(|e| WeightsError::Io(path.to_owned(), e))?;
+        let out = self.to_bytes()?;
         // Write beside and rename, so an interrupted save never leaves a half file.
         let tmp = path.with_extension("partial");
         std::fs::write(&tmp, out)
@@ -204,7 +202,8 @@ impl ModelWeights {
 
     /// The one-file format: safetensors with keys `comcnn.*` / `reccnn.*` and the metadata as
     /// JSON. The content hash is recomputed so it always matches.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WeightsError> {
+        let unwritable = |e: String| WeightsError::Shape(PathBuf::from(&self.meta.name), e);
         let mut meta = self.meta.clone();
         meta.content_hash = content_hash(&self.comcnn, &self.reccnn);
         let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -219,7 +218,7 @@ impl ModelWeights {
             .map(|(k, s, b)| {
                 safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
                     .map(|view| (k.clone(), view))
-                    .map_err(|e| format!("tensor '{k}': {e:?}"))
+                    .map_err(|e| unwritable(format!("tensor '{k}': {e:?}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut header = HashMap::new();
@@ -228,6 +227,6 @@ impl ModelWeights {
             META_KEY.to_owned(),
             serde_json::to_string(&meta).expect("metadata serialises"),
         );
-        safetensors::serialize(views, &Some(header)).map_err(|e| format!("{e:?}"))
+        safetensors::serialize(views, &Some(header)).map_err(|e| unwritable(format!("{e:?}")))
     }
 }
