@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the gap between the project's q50 RecCNN and the paper authors' released one lies
-# (README, "Where the gap to the released model lies"), on the paper's four images at compact
+# (docs/experiments.md, "Where the gap to the released model lies"), on the paper's four images at compact
 # quality 50. Needs ../shared/reference. About 9 minutes here; with --long also the
 # training-form losses on 96x96 patches, the released RecCNN trained 300 steps on our data
 # (1e-5) and re-measured with its own statistics put back, and its statistics measured afresh

@@ -5,7 +5,7 @@
 //! training images at another scale, to see how much a model's statistics (a part of it that
 //! comes from the data alone) change its results.
 //!
-//! What it showed (README, "Where the gap to the released model lies"): for jpeg-q50-paper it
+//! What it showed (docs/experiments.md, "Where the gap to the released model lies"): for jpeg-q50-paper it
 //! changes nothing measurable (its running averages are already this), while the released
 //! RecCNN, whose statistics came from the authors' data, loses 0.6 dB on the paper's images
 //! with statistics of our training images at their stored scale and gets 0.37 dB of it back with
