@@ -6,32 +6,30 @@ use gst::prelude::*;
 mod imp;
 
 glib::wrapper! {
-    /**
-     * SECTION:element-comcnnenc
-     * @see_also: reccnndec, cnnjpegenc, jpegenc, j2kenc
-     *
-     * ComCNN, the compact-representation network, in front of a stock image encoder.
-     *
-     * Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format,
-     * its width rounded up to a multiple of `width-multiple` (default 16) by repeating the last
-     * column, so that stock `jpegenc` codes whole 8x8 blocks instead of whatever memory follows a
-     * row; `reccnndec` crops those columns off. The network runs on the luma plane and chroma is
-     * box-averaged. The original size and the
-     * model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
-     * `model` picks a built-in model (default `jpeg-q50`); each is trained for the codec
-     * setting in its name (`jpeg-qN`: `jpegenc quality=N`; `j2k-rN`: `j2kenc
-     * compression-ratio=N`). `qos` is off: every frame is kept (set it for live preview to drop
-     * late frames before the network). `stats` reports frames and time per frame; the LATENCY
-     * query adds the measured time when upstream is live.
-     *
-     * ## Example launch line
-     *
-     * ```bash
-     * gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=352,height=288 ! \
-     *     comcnnenc model=jpeg-q50 ! jpegenc quality=50 idct-method=islow ! \
-     *     matroskamux ! filesink location=archive.mkv
-     * ```
-     */
+    /// SECTION:element-comcnnenc
+    /// @see_also: reccnndec, cnnjpegenc, jpegenc, j2kenc
+    ///
+    /// ComCNN, the compact-representation network, in front of a stock image encoder.
+    ///
+    /// Takes raw video and outputs the compact frame at ceil(W/2) x ceil(H/2) in the same format,
+    /// its width rounded up to a multiple of `width-multiple` (default 16) by repeating the last
+    /// column, so that stock `jpegenc` codes whole 8x8 blocks instead of whatever memory follows a
+    /// row; `reccnndec` crops those columns off. The network runs on the luma plane and chroma is
+    /// box-averaged. The original size and the
+    /// model travel downstream as a `comment` tag, so `reccnndec` restores them with no settings.
+    /// `model` picks a built-in model (default `jpeg-q50`); each is trained for the codec
+    /// setting in its name (`jpeg-qN`: `jpegenc quality=N`; `j2k-rN`: `j2kenc
+    /// compression-ratio=N`). `qos` is off: every frame is kept (set it for live preview to drop
+    /// late frames before the network). `stats` reports frames and time per frame; the LATENCY
+    /// query adds the measured time when upstream is live.
+    ///
+    /// ## Example launch line
+    ///
+    /// ```bash
+    /// gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=352,height=288 ! \
+    ///     comcnnenc model=jpeg-q50 ! jpegenc quality=50 idct-method=islow ! \
+    ///     matroskamux ! filesink location=archive.mkv
+    /// ```
     pub struct ComCnnEnc(ObjectSubclass<imp::ComCnnEnc>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
