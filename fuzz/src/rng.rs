@@ -1,27 +1,23 @@
-//! A small seeded generator (SplitMix64): every case is reproducible from the run's seed and
-//! its index.
+//! The project's seedable generator (SplitMix64, `cnncodec::rng`) with what the targets draw:
+//! every case is reproducible from the run's seed and its index.
 
 #[derive(Clone)]
-pub struct Rng(u64);
+pub struct Rng(cnncodec::rng::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(cnncodec::rng::Rng(seed))
     }
 
     /// The generator of case `index` of a run seeded with `seed`.
     pub fn for_case(seed: u64, index: u64) -> Self {
-        let mut r = Self(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut r = Self::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         r.next();
         r
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
