@@ -15,6 +15,8 @@ PACKAGES=(
     gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad
+    # x264enc: H.264 video, the codec surveillance recorders write (cnncodec eval-video)
+    gstreamer1.0-plugins-ugly
     # avdec_msmpeg4 (vtest.avi) and avenc_png, used by scripts/fetch-data.sh and
     # scripts/make-sample.sh
     gstreamer1.0-libav

@@ -29,16 +29,20 @@ pub fn frame_size_refusal(width: usize, height: usize) -> Option<String> {
     })
 }
 
-/// Most columns a compact frame may carry beyond its compact width: `comcnnenc` widens it to a
-/// multiple of its `width-multiple` (at most 64) by repeating the last column, because stock
-/// `jpegenc` codes whatever follows a row into a partial last 8x8 block.
-pub const MAX_WIDTH_PADDING: usize = 63;
+/// Most columns (rows) a compact frame may carry beyond its compact width (height):
+/// `comcnnenc` extends it to a multiple of its `width-multiple` / `height-multiple` (at most
+/// 64) by repeating the last column / row, because stock `jpegenc` codes whatever follows a row
+/// into a partial last 8x8 block and 4:2:0 video encoders (x264, x265) refuse odd sizes.
+pub const MAX_PADDING: usize = 63;
 
 /// Whether `(width, height)` is an original size that a compact frame of size `coded` can
-/// hold: its compact size, possibly widened by up to [`MAX_WIDTH_PADDING`] columns.
+/// hold: its compact size, possibly extended by up to [`MAX_PADDING`] columns and rows.
 pub fn is_original_of(coded: (usize, usize), width: usize, height: usize) -> bool {
     let (cw, ch) = compact_size(width, height);
-    width > 0 && height > 0 && coded.1 == ch && (cw..=cw + MAX_WIDTH_PADDING).contains(&coded.0)
+    width > 0
+        && height > 0
+        && (cw..=cw + MAX_PADDING).contains(&coded.0)
+        && (ch..=ch + MAX_PADDING).contains(&coded.1)
 }
 
 /// ComCNN on an 8-bit luma plane, rounded to 8 bits: the image the stock codec encodes. An

@@ -221,8 +221,8 @@ fn stream_model_that_is_gone_is_an_element_error() {
 fn impossible_size_setting_is_an_element_error() {
     let dir = util::tmp_dir("size");
     let m = util::tiny_model(&dir, 32);
-    // 32x24 compact frames come from 47..48 high originals, and (a compact width may have
-    // been widened by up to 63 columns) from 1..64 wide ones.
+    // 32x24 compact frames (a compact side may have been extended by up to 63 columns or
+    // rows) come from 1..64 wide and 1..48 high originals.
     let e = error_of(&format!(
         "appsrc name=src ! reccnndec model-location={} width=100 ! fakesink",
         m.display()
@@ -233,7 +233,7 @@ fn impossible_size_setting_is_an_element_error() {
         m.display()
     ));
     assert!(
-        e.contains("height=100") && e.contains("use 47 or 48"),
+        e.contains("height=100") && e.contains("use 1 to 48"),
         "{e}"
     );
 }

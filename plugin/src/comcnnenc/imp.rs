@@ -8,7 +8,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, Padding, StreamInfo};
 use cnncodec::frame::image::downscale_box2;
 use cnncodec::pipeline::compress_luma_checked;
 
@@ -28,6 +28,8 @@ struct Settings {
     model: ModelSettings,
     /// Compact frames are widened to a multiple of this many columns (1: not at all).
     width_multiple: u32,
+    /// Compact frames are extended to a multiple of this many rows (1: not at all).
+    height_multiple: u32,
 }
 
 #[derive(Default)]
@@ -54,6 +56,7 @@ impl Default for ComCnnEnc {
             settings: Mutex::new(Settings {
                 model: ModelSettings::new(),
                 width_multiple: DEFAULT_WIDTH_MULTIPLE,
+                height_multiple: 1,
             }),
             state: Mutex::new(State::default()),
         }
@@ -88,6 +91,21 @@ impl ObjectImpl for ComCnnEnc {
                     .mutable_ready()
                     .build(),
             );
+            props.push(
+                glib::ParamSpecUInt::builder("height-multiple")
+                    .nick("Height multiple")
+                    .blurb(
+                        "Extend compact frames to a multiple of this many rows by repeating \
+                         the last row (1-64; 1 = not at all). Before an H.264 or H.265 encoder \
+                         (x264enc, x265enc, ...), which refuse odd 4:2:0 sizes, both sides are \
+                         made even whatever this says. reccnndec crops the rows off again",
+                    )
+                    .minimum(1)
+                    .maximum(64)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
+            );
             props.push(common::stats_property());
             props
         });
@@ -98,6 +116,8 @@ impl ObjectImpl for ComCnnEnc {
         let mut s = self.settings.lock().unwrap();
         if pspec.name() == "width-multiple" {
             s.width_multiple = value.get().unwrap();
+        } else if pspec.name() == "height-multiple" {
+            s.height_multiple = value.get().unwrap();
         } else {
             common::set_model_property(&mut s.model, value, pspec);
         }
@@ -116,6 +136,7 @@ impl ObjectImpl for ComCnnEnc {
                     .to_value()
             }
             "width-multiple" => s.width_multiple.to_value(),
+            "height-multiple" => s.height_multiple.to_value(),
             _ => common::model_property(&s.model, pspec)
                 .expect("every other property is a model property"),
         }
@@ -235,8 +256,16 @@ impl BaseTransformImpl for ComCnnEnc {
     ) -> Option<gst::Caps> {
         // Sink side holds originals, src side compact frames.
         let to_compact = direction == gst::PadDirection::Sink;
-        let multiple = self.settings.lock().unwrap().width_multiple as i32;
-        let out = common::map_caps(caps, to_compact, WidthPadding::Multiple(multiple), filter);
+        let (mut width, mut height) = {
+            let s = self.settings.lock().unwrap();
+            (s.width_multiple as i32, s.height_multiple as i32)
+        };
+        if common::downstream_needs_even_size(self.obj().upcast_ref()) {
+            width = lcm_with_two(width);
+            height = lcm_with_two(height);
+        }
+        let padding = [Padding::Multiple(width), Padding::Multiple(height)];
+        let out = common::map_caps(caps, to_compact, padding, filter);
         gst::trace!(CAT, imp = self, "{caps} -> {out}");
         Some(out)
     }
@@ -345,17 +374,34 @@ impl VideoFilterImpl for ComCnnEnc {
             gst::FlowError::Error
         })?;
         self.frame_done(started.elapsed());
-        // Widened to the negotiated width by repeating the last column (`width-multiple`).
+        // Extended to the negotiated size by repeating the last column and row
+        // (`width-multiple`, `height-multiple`).
         let out_info = outframe.info().clone();
-        let out_width = |c: u8| out_info.comp_width(c) as usize;
-        let compact = compact.padded_right(out_width(0));
+        let out_size = |c: u8| {
+            (
+                out_info.comp_width(c) as usize,
+                out_info.comp_height(c) as usize,
+            )
+        };
+        let (w, h) = out_size(0);
+        let compact = compact.padded_to(w, h);
         common::write_component(outframe, 0, &compact);
         for c in 1..common::n_components(inframe.info()) {
             let chroma = downscale_box2(&common::read_component(inframe, c));
-            let chroma = chroma.padded_right(out_width(c));
+            let (w, h) = out_size(c);
+            let chroma = chroma.padded_to(w, h);
             common::write_component(outframe, c, &chroma);
         }
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+/// The least multiple of both `m` and 2.
+fn lcm_with_two(m: i32) -> i32 {
+    if m % 2 == 0 {
+        m
+    } else {
+        2 * m
     }
 }
 

@@ -67,35 +67,31 @@ fn int_or_range(lo: i32, hi: i32) -> glib::SendValue {
     }
 }
 
-/// How compact widths relate to original ones (heights are always exactly halved).
+/// How one compact dimension relates to the original one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WidthPadding {
-    /// `comcnnenc`: ceil(W / 2) rounded up to a multiple of this many columns.
+pub enum Padding {
+    /// `comcnnenc`: ceil(W / 2) rounded up to a multiple of this (1: exactly halved).
     Multiple(i32),
     /// `reccnndec`: whatever encoder made the stream may have widened it by up to
-    /// [`cnncodec::pipeline::MAX_WIDTH_PADDING`] columns.
+    /// [`cnncodec::pipeline::MAX_PADDING`] columns or rows.
     Any,
 }
 
-impl WidthPadding {
-    /// Columns a compact width may exceed ceil(W / 2) by.
+impl Padding {
+    /// Columns (rows) a compact width (height) may exceed ceil(W / 2) by.
     fn slack(self) -> i32 {
         match self {
             Self::Multiple(m) => m.max(1) - 1,
-            Self::Any => cnncodec::pipeline::MAX_WIDTH_PADDING as i32,
+            Self::Any => cnncodec::pipeline::MAX_PADDING as i32,
         }
     }
 }
 
 /// Maps one width/height value. `to_compact`: original -> compact; else compact -> every
 /// original that has it: 2v, then 2v - 1 (even first, so fixation prefers it), then for a
-/// widened width the narrower originals. `padding`: `Some` for widths.
-fn map_dim(
-    value: &glib::SendValue,
-    to_compact: bool,
-    padding: Option<WidthPadding>,
-) -> Option<glib::SendValue> {
-    let slack = padding.map_or(0, WidthPadding::slack);
+/// widened dimension the narrower originals.
+fn map_dim(value: &glib::SendValue, to_compact: bool, padding: Padding) -> Option<glib::SendValue> {
+    let slack = padding.slack();
     if let Ok(v) = value.get::<i32>() {
         if v < 1 {
             return None;
@@ -103,15 +99,11 @@ fn map_dim(
         if to_compact {
             let h = halve(v);
             return Some(match padding {
-                None => h.to_send_value(),
-                Some(WidthPadding::Multiple(m)) => {
-                    let m = m.max(1);
-                    round_up(h, m).to_send_value()
-                }
-                Some(WidthPadding::Any) => int_or_range(h, h.saturating_add(slack)),
+                Padding::Multiple(m) => round_up(h, m.max(1)).to_send_value(),
+                Padding::Any => int_or_range(h, h.saturating_add(slack)),
             });
         }
-        if let Some(WidthPadding::Multiple(m)) = padding {
+        if let Padding::Multiple(m) = padding {
             if m > 1 && v % m != 0 {
                 // No original widens to a width that is not a multiple.
                 return None;
@@ -140,11 +132,11 @@ fn map_dim(
         let (min, max) = (r.min().max(1), r.max().max(1));
         return Some(if to_compact {
             match padding {
-                Some(WidthPadding::Multiple(m)) => {
+                Padding::Multiple(m) => {
                     let m = m.max(1);
                     int_or_range(round_up(halve(min), m), round_up(halve(max), m))
                 }
-                _ => int_or_range(halve(min), halve(max).saturating_add(slack)),
+                Padding::Any => int_or_range(halve(min), halve(max).saturating_add(slack)),
             }
         } else {
             int_or_range(
@@ -183,11 +175,11 @@ fn alternatives(value: glib::SendValue) -> Vec<glib::SendValue> {
 }
 
 /// Caps on the other side of a size-halving element. `to_compact` says which way; `padding`
-/// how compact widths may be widened.
+/// how compact widths and heights may be extended.
 pub fn map_caps(
     caps: &gst::Caps,
     to_compact: bool,
-    padding: WidthPadding,
+    padding: [Padding; 2],
     filter: Option<&gst::Caps>,
 ) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
@@ -195,7 +187,7 @@ pub fn map_caps(
         let out = out.get_mut().unwrap();
         for (s, features) in caps.iter_with_features() {
             let mut structures = vec![s.to_owned()];
-            for (field, pad) in [("width", Some(padding)), ("height", None)] {
+            for (field, pad) in [("width", padding[0]), ("height", padding[1])] {
                 structures = structures
                     .into_iter()
                     .flat_map(|s| {

@@ -144,6 +144,26 @@ fn trained_setting(
 /// The first element of factory `factory` downstream of `element`'s src pad, through
 /// single-output elements (queue, capsfilter, ...) and into and out of bins.
 fn downstream_element(element: &gst::Element, factory: &str) -> Option<gst::Element> {
+    downstream_matching(element, |f| f.name() == factory)
+}
+
+/// Whether a video encoder that refuses odd 4:2:0 sizes (H.264 / H.265: x264enc, x265enc,
+/// openh264enc, hardware ones) follows `element`.
+pub fn downstream_needs_even_size(element: &gst::Element) -> bool {
+    downstream_matching(element, |f| {
+        let name = f.name();
+        let klass = f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
+        klass.contains("Encoder") && ["264", "265", "hevc"].iter().any(|c| name.contains(c))
+    })
+    .is_some()
+}
+
+/// The first element downstream of `element` (through ghost pads, bins and one-output
+/// elements) whose factory `wanted` accepts.
+fn downstream_matching(
+    element: &gst::Element,
+    wanted: impl Fn(&gst::ElementFactory) -> bool,
+) -> Option<gst::Element> {
     let mut pad = element.static_pad("src")?.peer()?;
     for _ in 0..32 {
         if let Some(ghost) = pad.downcast_ref::<gst::GhostPad>() {
@@ -155,7 +175,7 @@ fn downstream_element(element: &gst::Element, factory: &str) -> Option<gst::Elem
             continue;
         }
         let el = pad.parent_element()?;
-        if el.factory().is_some_and(|f| f.name() == factory) {
+        if el.factory().is_some_and(|f| wanted(&f)) {
             return Some(el);
         }
         let srcs = el.src_pads();

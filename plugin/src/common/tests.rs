@@ -85,8 +85,8 @@ fn size_mapping_covers_odd_originals_and_never_panics() {
         .field("width", 177i32)
         .field("height", gst::IntRange::new(1i32, i32::MAX))
         .build();
-    let exact = WidthPadding::Multiple(1);
-    let up = map_caps(&caps, false, exact, None);
+    let exact = Padding::Multiple(1);
+    let up = map_caps(&caps, false, [exact, exact], None);
     let s = up.structure(0).unwrap();
     let widths: Vec<i32> = s
         .get::<gst::List>("width")
@@ -95,14 +95,14 @@ fn size_mapping_covers_odd_originals_and_never_panics() {
         .map(|v| v.get::<i32>().unwrap())
         .collect();
     assert_eq!(widths, vec![354, 353]);
-    let down = map_caps(&caps, true, exact, None);
+    let down = map_caps(&caps, true, [exact, exact], None);
     assert_eq!(down.structure(0).unwrap().get::<i32>("width").unwrap(), 89);
     // Degenerate values map to something valid or nothing, never a panic.
     for w in [0i32, 1, i32::MAX] {
         let c = gst::Caps::builder("video/x-raw").field("width", w).build();
-        for padding in [exact, WidthPadding::Multiple(16), WidthPadding::Any] {
-            let _ = map_caps(&c, false, padding, None);
-            let _ = map_caps(&c, true, padding, None);
+        for padding in [exact, Padding::Multiple(16), Padding::Any] {
+            let _ = map_caps(&c, false, [padding, Padding::Multiple(1)], None);
+            let _ = map_caps(&c, true, [padding, Padding::Multiple(1)], None);
         }
     }
 }
@@ -112,9 +112,9 @@ fn widened_compact_widths_map_to_every_original_they_can_hold() {
     gst::init().unwrap();
     let width = |w: i32, to_compact, padding| {
         let c = gst::Caps::builder("video/x-raw").field("width", w).build();
-        map_caps(&c, to_compact, padding, None)
+        map_caps(&c, to_compact, [padding, Padding::Multiple(1)], None)
     };
-    let sixteen = WidthPadding::Multiple(16);
+    let sixteen = Padding::Multiple(16);
     // 451 -> 226 -> 240 (a multiple of 16).
     let c = width(451, true, sixteen);
     assert_eq!(c.structure(0).unwrap().get::<i32>("width").unwrap(), 240);
@@ -131,7 +131,7 @@ fn widened_compact_widths_map_to_every_original_they_can_hold() {
     // A width no original widens to has no original.
     assert!(width(241, false, sixteen).is_empty());
     // The decoder takes any widening up to 63 columns.
-    let any = width(240, false, WidthPadding::Any);
+    let any = width(240, false, Padding::Any);
     // Never a range inside a list (GStreamer 1.22 compares it as an integer).
     for s in any.iter().chain(up.iter()) {
         let w = s.value("width").unwrap();
@@ -143,4 +143,29 @@ fn widened_compact_widths_map_to_every_original_they_can_hold() {
         let one = gst::Caps::builder("video/x-raw").field("width", w).build();
         assert!(any.can_intersect(&one), "{w} missing from {any}");
     }
+}
+
+#[test]
+fn extended_compact_heights_map_back_to_the_originals_they_can_hold() {
+    gst::init().unwrap();
+    let caps = |w: i32, h: i32| {
+        gst::Caps::builder("video/x-raw")
+            .field("width", w)
+            .field("height", h)
+            .build()
+    };
+    let even = [Padding::Multiple(2), Padding::Multiple(2)];
+    // 353x289 -> 177x145 -> 178x146 (both even).
+    let c = map_caps(&caps(353, 289), true, even, None);
+    let s = c.structure(0).unwrap();
+    assert_eq!(
+        (s.get::<i32>("width"), s.get::<i32>("height")),
+        (Ok(178), Ok(146))
+    );
+    // The decoder takes rows an encoder added, as it takes columns.
+    let up = map_caps(&caps(178, 146), false, [Padding::Any; 2], None);
+    for (w, h) in [(353, 289), (356, 292), (355, 291)] {
+        assert!(up.can_intersect(&caps(w, h)), "{w}x{h} missing from {up}");
+    }
+    assert!(!up.can_intersect(&caps(353, 293)), "{up}");
 }

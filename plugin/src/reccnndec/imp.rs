@@ -8,10 +8,11 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, StreamInfo, WidthPadding};
+use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, Padding, StreamInfo};
 use cnncodec::pipeline::{
-    compact_size, is_original_of, resize_plane, restore_luma_checked, MAX_WIDTH_PADDING,
+    compact_size, is_original_of, resize_plane, restore_luma_checked, MAX_PADDING,
 };
+use cnncodec::GrayImage;
 
 mod follow;
 
@@ -234,7 +235,7 @@ impl BaseTransformImpl for RecCnnDec {
         Some(common::map_caps(
             caps,
             to_compact,
-            WidthPadding::Any,
+            [Padding::Any; 2],
             filter,
         ))
     }
@@ -383,10 +384,14 @@ impl VideoFilterImpl for RecCnnDec {
         if warn_no_info {
             self.warn_no_stream_info(&model, w, h);
         }
-        // Columns an encoder added to the compact frame (comcnnenc's width-multiple) go first.
+        // Columns and rows an encoder added to the compact frame (comcnnenc's width-multiple
+        // and height-multiple) go first.
         let (compact_w, compact_h) = compact_size(w, h);
         let decoded = common::read_component(inframe, 0);
-        let decoded = if decoded.width > compact_w && decoded.height == compact_h {
+        let decoded = if decoded.width >= compact_w
+            && decoded.height >= compact_h
+            && (decoded.width, decoded.height) != (compact_w, compact_h)
+        {
             decoded.cropped(compact_w, compact_h)
         } else {
             decoded
@@ -409,8 +414,10 @@ impl VideoFilterImpl for RecCnnDec {
                 out_info.comp_height(c) as usize,
             );
             let chroma = common::read_component(inframe, c);
-            let chroma = match compact_chroma_width(inframe.info(), decoded.width, c) {
-                Some(keep) if keep < chroma.width => chroma.cropped(keep, chroma.height),
+            let chroma = match compact_chroma_size(inframe.info(), &decoded, c) {
+                Some((kw, kh)) if kw <= chroma.width && kh <= chroma.height => {
+                    chroma.cropped(kw, kh)
+                }
                 _ => chroma,
             };
             let chroma = resize_plane(&chroma, cw, ch);
@@ -420,13 +427,17 @@ impl VideoFilterImpl for RecCnnDec {
     }
 }
 
-/// Width of chroma component `c` in a compact frame of `info`'s format that is `width` wide
-/// (its columns beyond that are widening to crop).
-fn compact_chroma_width(info: &gst_video::VideoInfo, width: usize, c: u8) -> Option<usize> {
-    gst_video::VideoInfo::builder(info.format(), width as u32, info.height())
+/// Size of chroma component `c` in a compact frame of `info`'s format the size of `luma`
+/// (its columns and rows beyond that are padding to crop).
+fn compact_chroma_size(
+    info: &gst_video::VideoInfo,
+    luma: &GrayImage,
+    c: u8,
+) -> Option<(usize, usize)> {
+    gst_video::VideoInfo::builder(info.format(), luma.width as u32, luma.height as u32)
         .build()
         .ok()
-        .map(|i| i.comp_width(c) as usize)
+        .map(|i| (i.comp_width(c) as usize, i.comp_height(c) as usize))
 }
 
 impl RecCnnDec {

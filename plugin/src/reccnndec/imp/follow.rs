@@ -15,8 +15,8 @@ impl RecCnnDec {
             .as_ref()
             .map(|s| (s.width as usize, s.height as usize))
             .filter(|&(w, h)| is_original_of(compact, w, h));
-        // A compact width may carry up to MAX_WIDTH_PADDING extra columns (comcnnenc's
-        // width-multiple); a compact height is exact.
+        // A compact frame may carry up to MAX_PADDING extra columns and rows (comcnnenc's
+        // width-multiple and height-multiple).
         let mut pick = |name: &str,
                         prop: u32,
                         compact: usize,
@@ -47,10 +47,16 @@ impl RecCnnDec {
             "width",
             settings.width,
             compact.0,
-            MAX_WIDTH_PADDING,
+            MAX_PADDING,
             stream.map(|s| s.0),
         );
-        let h = pick("height", settings.height, compact.1, 0, stream.map(|s| s.1));
+        let h = pick(
+            "height",
+            settings.height,
+            compact.1,
+            MAX_PADDING,
+            stream.map(|s| s.1),
+        );
         (w, h)
     }
 
