@@ -92,13 +92,14 @@ impl ImageArgs {
 /// `--codec`: the stock codec of the compact image (or of the plain anchor).
 #[derive(Args, Clone, Copy, Debug, Default)]
 pub struct CodecArg {
-    /// The stock codec: jpeg, or j2k (JPEG 2000; `jpeg2000` is accepted too) [default: jpeg]
+    /// The stock codec: jpeg, j2k (JPEG 2000; `jpeg2000` is accepted too) or hevc (HEVC
+    /// intra) [default: jpeg]
     #[arg(long, value_enum, value_name = "CODEC")]
     pub codec: Option<Codec>,
 }
 
 impl CodecArg {
-    /// The codec as model metadata names it: `jpeg` or `jpeg2000`.
+    /// The codec as model metadata names it: `jpeg`, `jpeg2000` or `hevc`.
     pub fn name(&self) -> &'static str {
         self.codec.unwrap_or_default().name()
     }
@@ -117,6 +118,8 @@ pub enum Codec {
     /// JPEG 2000 (the plugin's `j2kenc` / stock `openjpegdec`)
     #[value(alias = "jpeg2000")]
     J2k,
+    /// HEVC intra, BPG-class (`x265enc`, every frame a key frame, at a QP / `avdec_h265`)
+    Hevc,
 }
 
 impl Codec {
@@ -125,6 +128,7 @@ impl Codec {
         match self {
             Self::Jpeg => "jpeg",
             Self::J2k => "jpeg2000",
+            Self::Hevc => "hevc",
         }
     }
 }

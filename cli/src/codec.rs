@@ -7,7 +7,7 @@ use std::time::Duration;
 use cnncodec::codec::CodecError;
 use cnncodec::frame::image::RgbImage;
 use cnncodec::{GrayImage, ModelWeights};
-use gstcnncodec::runner::{gray_frame, luma_of, rgb_frame, rgb_of, run_with_jpeg};
+use gstcnncodec::runner::{gray_frame, gray_i420_frame, luma_of, rgb_frame, rgb_of, run_with_jpeg};
 
 /// A model as the command line names it: a file or reference folder, or a built-in model.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +71,9 @@ pub enum Stock {
     J2kBpp(f64),
     /// `j2kenc` at a compression ratio (what J2K models are trained for) / `openjpegdec`.
     J2kRatio(u32),
+    /// HEVC intra (BPG-class): `x265enc` at a constant QP with every frame a key frame /
+    /// `avdec_h265`. 4:2:0 with neutral chroma for a luma image.
+    Hevc(u32),
 }
 
 impl Stock {
@@ -79,6 +82,7 @@ impl Stock {
         match codec {
             "jpeg" => Ok(Self::Jpeg(quality)),
             "jpeg2000" => Ok(Self::J2kRatio(quality)),
+            "hevc" => Ok(Self::Hevc(quality)),
             other => Err(format!(
                 "models for the '{other}' codec are not supported here"
             )),
@@ -91,6 +95,7 @@ impl Stock {
             Self::Jpeg(q) => format!("quality={q}"),
             Self::J2kBpp(b) => format!("bpp={b}"),
             Self::J2kRatio(r) => format!("compression-ratio={r}"),
+            Self::Hevc(qp) => format!("qp={qp}"),
         }
     }
 
@@ -99,6 +104,10 @@ impl Stock {
         match self {
             Self::Jpeg(_) => format!("jpegenc {} idct-method=islow", self.setting()),
             Self::J2kBpp(_) | Self::J2kRatio(_) => format!("j2kenc {}", self.setting()),
+            Self::Hevc(_) => format!(
+                "x265enc {} key-int-max=1 log-level=none option-string=\"info=0\"",
+                self.setting()
+            ),
         }
     }
 
@@ -106,7 +115,7 @@ impl Stock {
     /// default width-multiple); JPEG 2000 codes any width, so nothing is widened for it.
     pub fn compact_setting(&self) -> &'static str {
         match self {
-            Self::Jpeg(_) => "",
+            Self::Jpeg(_) | Self::Hevc(_) => "",
             Self::J2kBpp(_) | Self::J2kRatio(_) => "width-multiple=1",
         }
     }
@@ -116,6 +125,10 @@ impl Stock {
         match self {
             Self::Jpeg(_) => self.element(),
             Self::J2kBpp(_) | Self::J2kRatio(_) => format!("{} ! image/x-jpc", self.element()),
+            Self::Hevc(_) => format!(
+                "{} ! video/x-h265,stream-format=byte-stream",
+                self.element()
+            ),
         }
     }
 
@@ -123,6 +136,7 @@ impl Stock {
         match self {
             Self::Jpeg(_) => "jpegdec idct-method=islow",
             Self::J2kBpp(_) | Self::J2kRatio(_) => "openjpegdec",
+            Self::Hevc(_) => "h265parse ! avdec_h265",
         }
     }
 
@@ -132,6 +146,7 @@ impl Stock {
             Self::Jpeg(q) => cnncodec::net::builtin::point_label("jpeg", *q),
             Self::J2kBpp(b) => format!("{b}bpp"),
             Self::J2kRatio(r) => cnncodec::net::builtin::point_label("jpeg2000", *r),
+            Self::Hevc(qp) => format!("qp{qp}"),
         }
     }
 
@@ -140,6 +155,7 @@ impl Stock {
             Self::Jpeg(q) => format!("JPEG at quality {q}"),
             Self::J2kBpp(b) => format!("JPEG 2000 at {b} bpp"),
             Self::J2kRatio(r) => format!("JPEG 2000 at compression ratio {r}"),
+            Self::Hevc(qp) => format!("HEVC intra at QP {qp}"),
         }
     }
 }
@@ -166,8 +182,13 @@ fn run_one(
     }
 }
 
-fn coded(launch: &str, img: &GrayImage, what: &str) -> Result<Coded, String> {
-    let (bytes, sample) = run_one(launch, gray_frame(img), what)?;
+fn coded(launch: &str, img: &GrayImage, codec: Stock, what: &str) -> Result<Coded, String> {
+    // x265enc takes no GRAY8: 4:2:0 with neutral chroma (flat, so nearly free).
+    let frame = match codec {
+        Stock::Hevc(_) => gray_i420_frame(img),
+        _ => gray_frame(img),
+    };
+    let (bytes, sample) = run_one(launch, frame, what)?;
     Ok(Coded {
         bytes,
         image: luma_of(&sample),
@@ -186,11 +207,19 @@ fn with_safe_width(
     codec: Stock,
     code: impl FnOnce(&GrayImage) -> Result<Coded, String>,
 ) -> Result<Coded, String> {
-    const BLOCK: usize = 8;
-    if !matches!(codec, Stock::Jpeg(_)) || img.width.is_multiple_of(BLOCK) {
+    // 4:2:0 HEVC needs even sides; JPEG whole 8-pixel rows.
+    let (w, h) = match codec {
+        Stock::Jpeg(_) => (img.width.next_multiple_of(8), img.height),
+        Stock::Hevc(_) => (
+            img.width.next_multiple_of(2),
+            img.height.next_multiple_of(2),
+        ),
+        Stock::J2kBpp(_) | Stock::J2kRatio(_) => (img.width, img.height),
+    };
+    if (w, h) == (img.width, img.height) {
         return code(img);
     }
-    let padded = img.padded_right(img.width.next_multiple_of(BLOCK));
+    let padded = img.padded_to(w, h);
     let c = code(&padded)?;
     if (c.image.width, c.image.height) != (padded.width, padded.height) {
         return Err(format!(
@@ -214,7 +243,7 @@ pub fn plain(img: &GrayImage, codec: Stock) -> Result<Coded, String> {
         codec.decoder()
     );
     with_safe_width(img, codec, |img| {
-        coded(&launch, img, &format!("plain {}", codec.describe()))
+        coded(&launch, img, codec, &format!("plain {}", codec.describe()))
     })
 }
 
@@ -239,6 +268,7 @@ pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Res
     coded(
         &launch,
         img,
+        codec,
         &format!("framework with compact {}", codec.describe()),
     )
 }

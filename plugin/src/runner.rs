@@ -210,6 +210,19 @@ pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
     })
 }
 
+/// An I420 frame from an 8-bit luma image, with neutral chroma (for encoders that take no
+/// GRAY8, such as x265enc); even sides only.
+pub fn gray_i420_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
+    let (w, h) = (img.width as u32, img.height as u32);
+    new_frame(gst_video::VideoFormat::I420, w, h, 1, |frame| {
+        let strides = frame.plane_stride().to_vec();
+        img.write_strided(strides[0] as usize, frame.plane_data_mut(0).unwrap());
+        for p in 1..3 {
+            frame.plane_data_mut(p).unwrap().fill(128);
+        }
+    })
+}
+
 /// An RGB frame from an interleaved 8-bit RGB image.
 pub fn rgb_frame(img: &cnncodec::frame::image::RgbImage) -> (gst::Caps, gst::Buffer) {
     let (w, h) = (img.width as u32, img.height as u32);

@@ -232,10 +232,7 @@ fn impossible_size_setting_is_an_element_error() {
         "appsrc name=src ! reccnndec model-location={} height=100 ! fakesink",
         m.display()
     ));
-    assert!(
-        e.contains("height=100") && e.contains("use 1 to 48"),
-        "{e}"
-    );
+    assert!(e.contains("height=100") && e.contains("use 1 to 48"), "{e}");
 }
 
 /// Plane offsets and strides for a video meta.

@@ -36,6 +36,7 @@ use crate::codec::{ModelRef, Stock};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
 const DEFAULT_J2K_BPP: &str = "0.05,0.075,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75";
+const DEFAULT_HEVC_QPS: &str = "27,30,33,36,39,42,45,48";
 
 /// Rate-distortion of the plain codec and the framework over a set of images.
 #[derive(clap::Args, Debug)]
@@ -64,6 +65,9 @@ pub struct EvalArgs {
     /// Plain J2K's bit rates, bits per pixel (--codec j2k)
     #[arg(long, value_name = "B,B...", default_value = DEFAULT_J2K_BPP)]
     pub j2k_bpp: String,
+    /// Plain HEVC intra's QPs (--codec hevc)
+    #[arg(long, value_name = "QP,QP...", default_value = DEFAULT_HEVC_QPS)]
+    pub hevc_qps: String,
     /// Code and measure the luma, or the RGB picture
     #[arg(long, value_enum, default_value_t = Colour::Luma)]
     pub colour: Colour,
@@ -127,6 +131,16 @@ fn build_curves(args: &EvalArgs, codec: &'static str) -> Result<(Vec<Curve>, usi
             ),
             jpeg_curve,
         ]
+    } else if codec == "hevc" {
+        let qps = parse_qualities(&args.hevc_qps)?;
+        vec![
+            Curve::plain(
+                "hevc",
+                "plain HEVC intra on the full image: x265enc (medium preset) at a constant QP, every frame a key frame, 4:2:0 with neutral chroma, avdec_h265",
+                qps.into_iter().map(Stock::Hevc).collect(),
+            ),
+            jpeg_curve,
+        ]
     } else {
         vec![jpeg_curve]
     };
@@ -142,6 +156,8 @@ fn build_curves(args: &EvalArgs, codec: &'static str) -> Result<(Vec<Curve>, usi
                 name: name.clone(),
                 description: if codec == "jpeg2000" {
                     "comcnnenc ! j2kenc compression-ratio=R ! openjpegdec ! reccnndec"
+                } else if codec == "hevc" {
+                    "comcnnenc ! x265enc qp=QP key-int-max=1 ! h265parse ! avdec_h265 ! reccnndec"
                 } else {
                     "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec"
                 }
@@ -255,9 +271,10 @@ fn framework_points(
         // A ladder's points in bit-rate order.
         loaded.sort_by_key(|(_, w)| cnncodec::net::builtin::bitrate_rank(codec, w.meta.quality));
         for (model, weights) in loaded {
-            if weights.meta.codec != codec {
+            // A model of another codec runs only at points the command names (@QP,...).
+            if weights.meta.codec != codec && (qualities.is_none() || codec != "hevc") {
                 return Err(format!(
-                    "--{option} {spec}: '{}' is a {} model; this run evaluates {codec} (--codec)",
+                    "--{option} {spec}: '{}' is a {} model; this run evaluates {codec} (--codec; with --codec hevc a model of another codec runs at the QPs given as {spec}@QP,QP...)",
                     weights.meta.name, weights.meta.codec
                 ));
             }
