@@ -92,8 +92,8 @@ impl ImageArgs {
 /// `--codec`: the stock codec of the compact image (or of the plain anchor).
 #[derive(Args, Clone, Copy, Debug, Default)]
 pub struct CodecArg {
-    /// The stock codec: jpeg, j2k (JPEG 2000; `jpeg2000` is accepted too) or hevc (HEVC
-    /// intra) [default: jpeg]
+    /// The stock codec: jpeg, j2k (JPEG 2000; `jpeg2000` is accepted too), hevc (HEVC
+    /// intra), or with eval --clip the video codecs h264 and h265 [default: jpeg]
     #[arg(long, value_enum, value_name = "CODEC")]
     pub codec: Option<Codec>,
 }
@@ -120,6 +120,10 @@ pub enum Codec {
     J2k,
     /// HEVC intra, BPG-class (`x265enc`, every frame a key frame, at a QP / `avdec_h265`)
     Hevc,
+    /// H.264 video with inter prediction at a bit rate (`x264enc` / `avdec_h264`; eval --clip)
+    H264,
+    /// H.265 video with inter prediction at a bit rate (`x265enc` / `avdec_h265`; eval --clip)
+    H265,
 }
 
 impl Codec {
@@ -129,6 +133,8 @@ impl Codec {
             Self::Jpeg => "jpeg",
             Self::J2k => "jpeg2000",
             Self::Hevc => "hevc",
+            Self::H264 => "h264",
+            Self::H265 => "h265",
         }
     }
 }

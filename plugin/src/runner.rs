@@ -48,7 +48,8 @@ impl RunResult {
 }
 
 /// Runs `launch` (which may contain `appsrc name=src` and `appsink name=sink`), pushing
-/// `frames` (caps, buffer) into the appsrc, and collects every sample of the appsink until EOS
+/// `frames` (caps, buffer; 100 ms apart unless a buffer has a time and a duration) into the
+/// appsrc, and collects every sample of the appsink until EOS
 /// or an error. Never waits longer than `timeout`.
 pub fn run(launch: &str, frames: Vec<(gst::Caps, gst::Buffer)>, timeout: Duration) -> RunResult {
     run_hooked(launch, frames, timeout, |_| {})
@@ -100,7 +101,9 @@ pub fn run_hooked(
     }
     if let Some(src) = &src {
         for (i, (caps, mut buf)) in frames.into_iter().enumerate() {
-            {
+            // A frame that states its time and duration (a clip's) keeps them; others are
+            // 100 ms apart.
+            if buf.pts().is_none() || buf.duration().is_none() {
                 let b = buf.make_mut();
                 b.set_pts(gst::ClockTime::from_mseconds(100 * i as u64));
                 b.set_duration(gst::ClockTime::from_mseconds(100));
