@@ -36,12 +36,13 @@ pub fn ladder_names() -> Vec<&'static str> {
 }
 
 /// How a codec's models name their operating point (`jpeg-q50`: JPEG quality 50; `j2k-r8`:
-/// J2K compression ratio 8): the name's codec part, the point's letter, and whether a larger
+/// J2K compression ratio 8; `hevc-qp38`: HEVC intra at QP 38): the name's codec part, the point's letter, and whether a larger
 /// number means more bits.
 fn naming(codec: &str) -> Option<(&'static str, &'static str, bool)> {
     match codec {
         "jpeg" => Some(("jpeg-", "q", true)),
         "jpeg2000" => Some(("j2k-", "r", false)),
+        "hevc" => Some(("hevc-", "qp", false)),
         _ => None,
     }
 }
@@ -60,7 +61,7 @@ pub fn ladder_name(codec: &str, quality: u32) -> String {
 }
 
 /// A key that sorts `codec`'s operating points by bit rate: rising JPEG quality, falling J2K
-/// compression ratio.
+/// compression ratio or HEVC QP.
 pub fn bitrate_rank(codec: &str, quality: u32) -> i64 {
     match naming(codec) {
         Some((_, _, false)) => -(quality as i64),

@@ -137,6 +137,7 @@ fn trained_setting(
     match meta.codec.as_str() {
         "jpeg" => Some(("jpegenc", "quality")),
         "jpeg2000" => Some(("j2kenc", "compression-ratio")),
+        "hevc" => Some(("x265enc", "qp")),
         _ => None,
     }
 }
@@ -201,8 +202,9 @@ pub fn encoder_mismatch(
         .ok()?
         .get::<f64>()
         .ok()?;
-    if factory == "j2kenc" && value == 0.0 {
-        // j2kenc then codes to its `bpp` target, which no model's name states.
+    if (factory == "j2kenc" && value == 0.0) || (factory == "x265enc" && value < 0.0) {
+        // j2kenc then codes to its `bpp` target, x265enc to its bit rate, which no model's
+        // name states.
         return None;
     }
     let trained = meta.quality as f64;
