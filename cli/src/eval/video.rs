@@ -37,13 +37,16 @@ impl VideoCodec {
         }
     }
 
-    /// The encoder at `kbps`, a key frame every `gop` frames, medium preset, no encoder
+    /// The encoder at `kbps`, a key frame every `gop` frames, medium preset, one thread (the
+    /// threaded rate control codes a slightly different stream on each run), no encoder
     /// banner in the stream where the encoder can leave it out (x265's is kilobytes).
     pub fn encoder(self, kbps: u32, gop: u32) -> String {
         match self {
-            Self::H264 => format!("x264enc bitrate={kbps} key-int-max={gop} speed-preset=medium"),
+            Self::H264 => format!(
+                "x264enc bitrate={kbps} key-int-max={gop} speed-preset=medium threads=1 sync-lookahead=0"
+            ),
             Self::H265 => format!(
-                "x265enc bitrate={kbps} key-int-max={gop} speed-preset=medium log-level=none option-string=\"info=0\""
+                "x265enc bitrate={kbps} key-int-max={gop} speed-preset=medium log-level=none option-string=\"info=0:pools=1:frame-threads=1:lookahead-threads=0\""
             ),
         }
     }
