@@ -10,6 +10,7 @@ mod cnnjpegdec;
 mod cnnjpegenc;
 mod comcnnenc;
 mod common;
+pub mod h26x_info;
 mod j2kenc;
 pub mod jpeg_info;
 mod reccnndec;

@@ -143,3 +143,76 @@ fn odd_compact_sides_are_made_even_before_h264_only() {
         (177, 148)
     );
 }
+
+/// A recording cut before its container wrote the tags (a power loss) still plays at the
+/// original size: comcnnenc writes the stream info into every key frame (an SEI message every
+/// decoder skips) and reccnndec reads it before the decoder. The frames it holds are the whole
+/// file's first frames, pixel for pixel.
+#[test]
+fn cut_h264_and_h265_recordings_play_at_the_original_size() {
+    for (encoder, parser, decoder) in [
+        (
+            "x264enc bitrate=400 key-int-max=6",
+            "h264parse",
+            "avdec_h264",
+        ),
+        (
+            "x265enc bitrate=400 key-int-max=6",
+            "h265parse",
+            "avdec_h265",
+        ),
+    ] {
+        let dir = util::tmp_dir(&format!("video-cut-{parser}"));
+        let file = dir.join("rec.mkv");
+        let frames: Vec<_> = (0..24).map(|i| smooth_frame(353, 289, i)).collect();
+        util::run(
+            &format!(
+                "appsrc name=src ! comcnnenc ! {encoder} ! {parser} ! matroskamux ! filesink location={}",
+                file.display()
+            ),
+            frames,
+            TIMEOUT,
+        )
+        .expect_ok();
+        let bytes = std::fs::read(&file).unwrap();
+        let marks = bytes
+            .windows(16)
+            .filter(|w| *w == gstcnncodec::h26x_info::UUID)
+            .count();
+        assert_eq!(marks, 4, "{encoder}: one stream info per key frame");
+        let cut = dir.join("cut.mkv");
+        let half = &bytes[..bytes.len() / 2];
+        std::fs::write(&cut, half).unwrap();
+        // The cut file holds the info only inside its frames: no container tag survived.
+        let count = |needle: &[u8]| half.windows(needle.len()).filter(|w| *w == needle).count();
+        assert_eq!(
+            count(b"cnncodec, version="),
+            count(&gstcnncodec::h26x_info::UUID),
+            "{encoder}: a container tag survived the cut"
+        );
+        let play = |f: &std::path::Path| {
+            util::run(
+                &format!(
+                    "filesrc location={} ! matroskademux ! {parser} ! {decoder} ! reccnndec ! appsink name=sink",
+                    f.display()
+                ),
+                vec![],
+                TIMEOUT,
+            )
+        };
+        let whole = play(&file).expect_ok();
+        let part = play(&cut);
+        assert!(
+            part.samples.len() >= 6 && part.samples.len() < 24,
+            "{encoder}: {} frames",
+            part.samples.len()
+        );
+        assert!(part.warnings.is_empty(), "{encoder}: {:?}", part.warnings);
+        for (i, (a, b)) in part.samples.iter().zip(&whole.samples).enumerate() {
+            let (a, b) = (util::luma_of(a), util::luma_of(b));
+            assert_eq!((a.width, a.height), (353, 289), "{encoder} frame {i}");
+            assert_eq!(a, b, "{encoder} frame {i}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

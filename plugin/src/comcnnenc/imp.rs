@@ -47,6 +47,8 @@ pub struct ComCnnEnc {
     times: Mutex<FrameTimes>,
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Writes the stream info into the key frames of an H.264 / H.265 encoder downstream.
+    info_probe: Mutex<Option<common::InfoProbe>>,
 }
 
 impl Default for ComCnnEnc {
@@ -59,6 +61,7 @@ impl Default for ComCnnEnc {
                 height_multiple: 1,
             }),
             state: Mutex::new(State::default()),
+            info_probe: Mutex::new(None),
         }
     }
 }
@@ -245,6 +248,7 @@ impl BaseTransformImpl for ComCnnEnc {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = State::default();
+        *self.info_probe.lock().unwrap() = None;
         Ok(())
     }
 
@@ -322,6 +326,9 @@ impl VideoFilterImpl for ComCnnEnc {
             out_info.width(),
             out_info.height()
         );
+        // A file cut before its container wrote the tags still says how to restore it.
+        *self.info_probe.lock().unwrap() =
+            common::write_info_after_encoder(self.obj().upcast_ref(), &info);
         state.info = Some(info);
         state.tags_pending = true;
         state.out_size = out_info.size();

@@ -12,6 +12,7 @@ use gst_video::prelude::*;
 
 mod caps;
 mod checks;
+mod h26x;
 mod model;
 mod planes;
 mod settings;
@@ -20,6 +21,7 @@ mod timing;
 
 pub use caps::*;
 pub use checks::*;
+pub use h26x::*;
 pub use model::*;
 pub use planes::*;
 pub use settings::*;

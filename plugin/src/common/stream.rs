@@ -151,12 +151,46 @@ fn downstream_element(element: &gst::Element, factory: &str) -> Option<gst::Elem
 /// Whether a video encoder that refuses odd 4:2:0 sizes (H.264 / H.265: x264enc, x265enc,
 /// openh264enc, hardware ones) follows `element`.
 pub fn downstream_needs_even_size(element: &gst::Element) -> bool {
+    downstream_h26x_encoder(element).is_some()
+}
+
+/// The H.264 / H.265 encoder downstream of `element`, if there is one.
+pub fn downstream_h26x_encoder(element: &gst::Element) -> Option<gst::Element> {
     downstream_matching(element, |f| {
         let name = f.name();
         let klass = f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
         klass.contains("Encoder") && ["264", "265", "hevc"].iter().any(|c| name.contains(c))
     })
-    .is_some()
+}
+
+/// The video decoder upstream of `element` (through ghost pads, bins and one-input elements
+/// such as queues and converters), if there is one.
+pub fn upstream_video_decoder(element: &gst::Element) -> Option<gst::Element> {
+    let mut pad = element.static_pad("sink")?.peer()?;
+    for _ in 0..32 {
+        if let Some(ghost) = pad.downcast_ref::<gst::GhostPad>() {
+            pad = ghost.target()?;
+            continue;
+        }
+        if let Some(proxy) = pad.downcast_ref::<gst::ProxyPad>() {
+            pad = proxy.internal()?.upcast::<gst::Pad>().peer()?;
+            continue;
+        }
+        let el = pad.parent_element()?;
+        let klass = el
+            .factory()
+            .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_owned))
+            .unwrap_or_default();
+        if klass.contains("Decoder") && klass.contains("Video") {
+            return Some(el);
+        }
+        let sinks = el.sink_pads();
+        let [sink] = sinks.as_slice() else {
+            return None;
+        };
+        pad = sink.peer()?;
+    }
+    None
 }
 
 /// The first element downstream of `element` (through ghost pads, bins and one-output

@@ -52,6 +52,8 @@ pub struct RecCnnDec {
     times: Mutex<FrameTimes>,
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Reads the stream info inside H.264 / H.265 key frames before the decoder upstream.
+    info_probe: Mutex<Option<common::InfoProbe>>,
 }
 
 impl Default for RecCnnDec {
@@ -65,6 +67,7 @@ impl Default for RecCnnDec {
                 stream_model_dirs: String::new(),
             }),
             state: Mutex::new(State::default()),
+            info_probe: Mutex::new(None),
         }
     }
 }
@@ -145,6 +148,15 @@ impl ObjectImpl for RecCnnDec {
         self.parent_constructed();
         // Archiving keeps every frame; live preview opts in to dropping late ones (qos=true).
         self.obj().set_qos(false);
+        // A decoder linked later (decodebin's pads appear while it runs) is found then.
+        self.obj().sink_pad().connect_linked(|pad, _peer| {
+            if let Some(dec) = pad
+                .parent_element()
+                .and_then(|e| e.downcast::<super::RecCnnDec>().ok())
+            {
+                dec.imp().follow_info_in_frames();
+            }
+        });
     }
 }
 
@@ -196,6 +208,7 @@ impl BaseTransformImpl for RecCnnDec {
     }
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        self.follow_info_in_frames();
         let settings = self.settings.lock().unwrap().model.clone();
         let placement = settings
             .placement()
@@ -221,6 +234,7 @@ impl BaseTransformImpl for RecCnnDec {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = State::default();
+        *self.info_probe.lock().unwrap() = None;
         Ok(())
     }
 
@@ -441,6 +455,19 @@ fn compact_chroma_size(
 }
 
 impl RecCnnDec {
+    /// Reads the stream info that comcnnenc writes into H.264 / H.265 key frames (for files
+    /// without their container's tags), when a video decoder is upstream.
+    fn follow_info_in_frames(&self) {
+        let probe = common::read_info_before_decoder(self.obj().upcast_ref());
+        gst::debug!(
+            CAT,
+            imp = self,
+            "stream info in key frames: {}",
+            probe.is_some()
+        );
+        *self.info_probe.lock().unwrap() = probe;
+    }
+
     /// A stream without its info (a file cut before the muxer wrote its tags, or frames not
     /// made by comcnnenc) is restored at a guessed size with a guessed model: say so, once,
     /// unless the user set both size properties.
