@@ -9,11 +9,12 @@ glib::wrapper! {
     /// SECTION:element-reccnndec
     /// @see_also: comcnnenc, cnnjpegdec, jpegdec, openjpegdec
     ///
-    /// Bicubic up-scaling + RecCNN after a stock image decoder.
+    /// Bicubic up-scaling + RecCNN after a stock image or video decoder.
     ///
     /// Takes the decoded compact frame and outputs the restored frame at the original size: the
-    /// size and model `comcnnenc` put in the stream's `comment` tag, else the `width`/`height`
-    /// properties, else twice the compact size. The network runs on luma; chroma is resampled
+    /// size and model `comcnnenc` put in the stream's `comment` tag (or, after an H.264 / H.265
+    /// decoder, into the key frames), else the `width`/`height` properties, else twice the
+    /// compact size. The network runs on luma; chroma is resampled
     /// with the same bicubic kernel. It follows a built-in model the stream names, and a model
     /// file it names only from a directory listed in `stream-model-dirs`; `model` /
     /// `model-location` are for streams that lost their tag. `qos` is
@@ -24,6 +25,8 @@ glib::wrapper! {
     ///
     /// ```bash
     /// gst-launch-1.0 filesrc location=archive.mkv ! matroskademux ! jpegdec idct-method=islow ! \
+    ///     reccnndec ! videoconvert ! autovideosink
+    /// gst-launch-1.0 filesrc location=camera.mkv ! matroskademux ! h264parse ! avdec_h264 ! \
     ///     reccnndec ! videoconvert ! autovideosink
     /// ```
     pub struct RecCnnDec(ObjectSubclass<imp::RecCnnDec>)
