@@ -4,7 +4,7 @@
 # STEPS steps (default 3,000), 2e-4 -> 1e-5, seed 500 + QP, on train + train-video, into
 # runs/hevc/hevc-qpN. Detached and resumable (the same command continues from checkpoints):
 #   setsid nohup scripts/train-hevc.sh > runs/hevc.log 2>&1 &
-#   scripts/train-hevc.sh [QP...]      (default: 30 34 38 42)
+#   scripts/train-hevc.sh [QP...]      (default: 26 30 34 38 42)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,7 +13,7 @@ cargo build --release -p cnncodec-cli --locked
 bin=target/release/cnncodec
 steps="${STEPS:-3000}"
 mkdir -p runs/hevc
-for qp in ${@:-30 34 38 42}; do
+for qp in ${@:-26 30 34 38 42}; do
   out="runs/hevc/hevc-qp$qp"
   [ -f "$out/model.cnnmodel" ] && continue
   "$bin" train --out "$out" --codec hevc --quality "$qp" --init jpeg-q50 --first-stage rec \
