@@ -47,6 +47,7 @@ mod plot;
 mod progress;
 mod recalibrate;
 mod train;
+mod video_codec;
 
 use args::{Cli, Command};
 

@@ -36,13 +36,16 @@ pub fn ladder_names() -> Vec<&'static str> {
 }
 
 /// How a codec's models name their operating point (`jpeg-q50`: JPEG quality 50; `j2k-r8`:
-/// J2K compression ratio 8; `hevc-qp38`: HEVC intra at QP 38): the name's codec part, the point's letter, and whether a larger
+/// J2K compression ratio 8; `hevc-qp38`: HEVC intra at QP 38; `h264-b20`: an H.264 recording at
+/// 20 bits per 1000 original pixels per frame): the name's codec part, the point's letter, and whether a larger
 /// number means more bits.
 fn naming(codec: &str) -> Option<(&'static str, &'static str, bool)> {
     match codec {
         "jpeg" => Some(("jpeg-", "q", true)),
         "jpeg2000" => Some(("j2k-", "r", false)),
         "hevc" => Some(("hevc-", "qp", false)),
+        "h264" => Some(("h264-", "b", true)),
+        "h265" => Some(("h265-", "b", true)),
         _ => None,
     }
 }

@@ -43,8 +43,9 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub codec: CodecArg,
-    /// The compact image's JPEG quality, or J2K compression ratio (--codec j2k) [default: 50,
-    /// or 8 for j2k]
+    /// The compact image's JPEG quality, J2K compression ratio (--codec j2k), HEVC QP (--codec
+    /// hevc), or bits per 1000 original pixels per frame of a recording (--codec h264|h265:
+    /// the training images are its frames, in order) [default: 50; 8, 38, 20]
     #[arg(long, value_name = "Q|RATIO")]
     pub quality: Option<u32>,
     /// Train one model over several operating points, cycling image by image
@@ -125,7 +126,12 @@ pub struct TrainArgs {
 
 pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let codec = args.codec.name();
-    let quality = args.quality.unwrap_or(if codec == "jpeg" { 50 } else { 8 });
+    let quality = args.quality.unwrap_or(match codec {
+        "jpeg" => 50,
+        "hevc" => 38,
+        "h264" | "h265" => 20,
+        _ => 8,
+    });
     if !valid_point(codec, quality) {
         return Err(format!(
             "--quality {quality}: expected one of the {}",
@@ -160,18 +166,20 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
 
 /// Whether `q` is an operating point of `codec`: a JPEG quality or a J2K compression ratio.
 fn valid_point(codec: &str, q: u32) -> bool {
-    if codec == "jpeg" {
-        (1..=100).contains(&q)
-    } else {
-        (2..=10_000).contains(&q)
+    match codec {
+        "jpeg" => (1..=100).contains(&q),
+        "hevc" => (0..=51).contains(&q),
+        "h264" | "h265" => (1..=1000).contains(&q),
+        _ => (2..=10_000).contains(&q),
     }
 }
 
 fn point_range(codec: &str) -> &'static str {
-    if codec == "jpeg" {
-        "JPEG qualities 1-100 such as 10,30,50"
-    } else {
-        "J2K compression ratios 2-10000 such as 4,8,16"
+    match codec {
+        "jpeg" => "JPEG qualities 1-100 such as 10,30,50",
+        "hevc" => "HEVC QPs 0-51 such as 30,38",
+        "h264" | "h265" => "bits per 1000 original pixels per frame, 1-1000, such as 20",
+        _ => "J2K compression ratios 2-10000 such as 4,8,16",
     }
 }
 

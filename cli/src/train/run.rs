@@ -16,20 +16,22 @@ use indicatif::ProgressBar;
 use super::{point_range, valid_point, TrainArgs};
 use crate::args::Backend;
 use crate::codec::{MixedCodec, Stock, StockCodec};
+use crate::video_codec::{StreamingCodec, VideoKind};
 
 /// Runs `trainer` on `images` to the end of its stages (or `--stop-after`), then writes
 /// `OUT/model.cnnmodel`.
 pub fn run(args: &TrainArgs, mut trainer: Trainer, images: &[GrayImage]) -> Result<(), String> {
     // The codec of the model being trained, also when resuming.
     let model_codec = trainer.weights.meta.codec.clone();
-    let single = StockCodec(Stock::for_model(
-        &model_codec,
-        trainer.weights.meta.quality,
-    )?);
+    let quality = trainer.weights.meta.quality;
+    let single: Box<dyn CompactCodec> = match VideoKind::from_codec(&model_codec) {
+        Some(kind) => Box::new(StreamingCodec::new(kind, quality)),
+        None => Box::new(StockCodec(Stock::for_model(&model_codec, quality)?)),
+    };
     let mixed = mixed_codec(args.mix_qualities.as_deref(), &model_codec)?;
     let codec: &dyn CompactCodec = match &mixed {
         Some(m) => m,
-        None => &single,
+        None => single.as_ref(),
     };
     let out = args.out.as_path();
     let state = &trainer.state;

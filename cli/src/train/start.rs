@@ -200,7 +200,12 @@ impl Start<'_> {
             self.images.len(),
             match &self.args.mix_qualities {
                 Some(list) => format!("{codec} with the quality (JPEG) or ratio (J2K) cycling over {list} image by image"),
-                None => StockCodec(Stock::for_model(codec, self.quality)?).describe(),
+                None => match crate::video_codec::VideoKind::from_codec(codec) {
+                    Some(kind) => {
+                        crate::video_codec::StreamingCodec::new(kind, self.quality).describe()
+                    }
+                    None => StockCodec(Stock::for_model(codec, self.quality)?).describe(),
+                },
             },
             crate::command_arguments(),
             option_env!("COMMIT_ID").unwrap_or("unknown")
