@@ -168,9 +168,9 @@ impl CompactCodec for StreamingCodec {
         rec.src
             .push_buffer(buffer)
             .map_err(|e| CodecError(format!("pushing a frame: {e:?}")))?;
-        let sample = rec.sink.try_pull_sample(gst::ClockTime::from_seconds(
-            PULL_TIMEOUT.as_secs(),
-        ));
+        let sample = rec
+            .sink
+            .try_pull_sample(gst::ClockTime::from_seconds(PULL_TIMEOUT.as_secs()));
         let Some(sample) = sample else {
             let why = Self::bus_error(rec).unwrap_or_else(|| "no frame came back".into());
             *slot = None;

@@ -37,7 +37,7 @@ use crate::codec::{ModelRef, Stock};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
 const DEFAULT_J2K_BPP: &str = "0.05,0.075,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75";
-const DEFAULT_HEVC_QPS: &str = "27,30,33,36,39,42,45,48";
+const DEFAULT_HEVC_QPS: &str = "27,30,33,35,37,39,41,43,45,48";
 
 /// Rate-distortion of the plain codec and the framework over a set of images.
 #[derive(clap::Args, Debug)]

@@ -239,6 +239,60 @@ pub struct ClipBd {
     pub bd_rate_percent: Option<f64>,
     pub bd_quality: Option<f64>,
     pub undefined: Option<String>,
+    /// Where the framework stops being ahead (kbit/s, linear in log rate between measured
+    /// points): `None` when it is never ahead, or ahead over the whole overlap
+    /// (`ahead_everywhere`).
+    pub ahead_below_kbps: Option<f64>,
+    pub ahead_everywhere: bool,
+}
+
+/// The quality of a piecewise-linear curve (in log rate) at `rate`, inside its range.
+fn quality_at(curve: &[RdPoint], rate: f64) -> Option<f64> {
+    curve.windows(2).find_map(|w| {
+        let (a, b) = (w[0], w[1]);
+        (a.rate <= rate && rate <= b.rate && b.rate > a.rate).then(|| {
+            let t = (rate.ln() - a.rate.ln()) / (b.rate.ln() - a.rate.ln());
+            a.quality + t * (b.quality - a.quality)
+        })
+    })
+}
+
+/// The highest rate below which `test` is ahead of `anchor` (see [`ClipBd`]), scanning the
+/// overlap of both curves (sorted by rate) on a fine log grid.
+fn crossover(anchor: &[RdPoint], test: &[RdPoint]) -> (Option<f64>, bool) {
+    let sorted = |c: &[RdPoint]| {
+        let mut c = c.to_vec();
+        c.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        c
+    };
+    let (a, t) = (sorted(anchor), sorted(test));
+    let (Some(lo), Some(hi)) = (
+        a.first().zip(t.first()).map(|(x, y)| x.rate.max(y.rate)),
+        a.last().zip(t.last()).map(|(x, y)| x.rate.min(y.rate)),
+    ) else {
+        return (None, false);
+    };
+    if !(lo > 0.0 && hi > lo) {
+        return (None, false);
+    }
+    let steps = 400;
+    let mut last_ahead = None;
+    let mut ahead_all = true;
+    for i in 0..=steps {
+        let rate = lo * (hi / lo).powf(i as f64 / steps as f64);
+        let (Some(qa), Some(qt)) = (quality_at(&a, rate), quality_at(&t, rate)) else {
+            continue;
+        };
+        if qt > qa {
+            last_ahead = Some(rate);
+        } else {
+            ahead_all = false;
+        }
+    }
+    if ahead_all && last_ahead.is_some() {
+        return (None, true);
+    }
+    (last_ahead, false)
 }
 
 /// The default rate ladder of a clip (see [`DEFAULT_BITS_PER_PIXEL`]), in kbit/s.
@@ -298,11 +352,14 @@ pub fn evaluate_clip(
         let (a, t) = (curve(&result.plain), curve(&result.framework));
         let rate = bd_rate(&a, &t, Interpolation::Pchip);
         let quality = bd_quality(&a, &t, Interpolation::Pchip);
+        let (ahead_below_kbps, ahead_everywhere) = crossover(&a, &t);
         result.bd.push(ClipBd {
             metric: metric.into(),
             bd_rate_percent: rate.as_ref().ok().copied(),
             bd_quality: quality.as_ref().ok().copied(),
             undefined: rate.err().map(|e| e.to_string()),
+            ahead_below_kbps,
+            ahead_everywhere,
         });
     }
     Ok(result)
@@ -343,11 +400,20 @@ pub fn report(r: &ClipResult) -> String {
             );
         }
     }
+    let pixel_rate = (r.width * r.height) as f64 * r.fps / 1000.0;
     for b in &r.bd {
+        let ahead = match (b.ahead_below_kbps, b.ahead_everywhere) {
+            (_, true) => "ahead at every measured rate".to_owned(),
+            (Some(k), _) => format!(
+                "ahead below {k:.1} kbit/s ({:.4} bits per pixel per frame)",
+                k / pixel_rate
+            ),
+            (None, _) => "never ahead".to_owned(),
+        };
         let _ = match (b.bd_rate_percent, b.bd_quality, &b.undefined) {
             (Some(rate), Some(q), _) => writeln!(
                 s,
-                "BD framework vs plain {} ({}): BD-rate {rate:+.1} %, BD-{} {q:+.4}",
+                "BD framework vs plain {} ({}): BD-rate {rate:+.1} %, BD-{} {q:+.4}; {ahead}",
                 r.codec, b.metric, b.metric
             ),
             (_, _, why) => writeln!(
@@ -389,4 +455,46 @@ pub fn plot(out: &Path, r: &ClipResult) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(points: &[(f64, f64)]) -> Vec<RdPoint> {
+        points
+            .iter()
+            .map(|&(rate, quality)| RdPoint { rate, quality })
+            .collect()
+    }
+
+    #[test]
+    fn crossover_is_where_the_framework_stops_being_ahead() {
+        let plain = curve(&[(10.0, 20.0), (100.0, 30.0)]);
+        // Ahead by 1 dB at 10 kbit/s, behind by 1 dB at 100: equal at sqrt(10 * 100).
+        let fw = curve(&[(10.0, 21.0), (100.0, 29.0)]);
+        let (k, all) = crossover(&plain, &fw);
+        assert!(!all);
+        assert!((k.unwrap() - 31.62).abs() < 0.3, "{k:?}");
+        assert_eq!(crossover(&fw, &fw), (None, false));
+        let better = curve(&[(10.0, 22.0), (100.0, 31.0)]);
+        assert_eq!(crossover(&plain, &better), (None, true));
+        assert_eq!(crossover(&better, &plain), (None, false));
+    }
+
+    #[test]
+    fn clip_specs_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            parse_clip_spec("a/b.avi@600:195").unwrap(),
+            (PathBuf::from("a/b.avi"), 600, Some(195))
+        );
+        assert_eq!(
+            parse_clip_spec("c.mp4").unwrap(),
+            (PathBuf::from("c.mp4"), 0, None)
+        );
+        assert!(parse_clip_spec("c.mp4@x:1").unwrap_err().contains("'x'"));
+        assert!(parse_clip_spec("c.mp4@5")
+            .unwrap_err()
+            .contains("PATH@START:COUNT"));
+    }
 }
