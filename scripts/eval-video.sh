@@ -2,7 +2,7 @@
 # The video evaluation of docs/video.md: three real clips (scripts/fetch-clips.sh) through
 # x264enc and x265enc at the default rate ladder, plain against the framework with MODEL
 # (default: the default model), into runs/video/CODEC-NAME/ (video-rd.json, plots, log).
-#   scripts/eval-video.sh [MODEL [NAME]]
+#   [CODECS="h264 h265"] scripts/eval-video.sh [MODEL [NAME]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,7 +10,7 @@ bash scripts/fetch-clips.sh >/dev/null
 cargo build --release -p cnncodec-cli --locked
 model="${1:-jpeg-q50}"
 name="${2:-$(basename "$model" .cnnmodel)}"
-for codec in h264 h265; do
+for codec in ${CODECS:-h264 h265}; do
   out="runs/video/$codec-$name"
   mkdir -p "$out"
   target/release/cnncodec eval --codec "$codec" --model "$model" \
