@@ -134,7 +134,8 @@ pub fn load_clip(path: &Path, start: usize, count: Option<usize>) -> Result<Clip
             b.set_duration(gst::ClockTime::from_nseconds(frame_ns));
         }
         clip.lumas.push(luma_of(s));
-        clip.frames.push((s.caps().unwrap().to_owned(), buf));
+        let caps = s.caps().ok_or("a frame without caps")?.to_owned();
+        clip.frames.push((caps, buf));
     }
     if start > 0 {
         clip.name = format!("{}@{start}", clip.name);
