@@ -112,10 +112,13 @@ impl Stock {
     }
 
     /// The `comcnnenc` settings that go with this encoder: JPEG needs whole 8x8 blocks (the
-    /// default width-multiple); JPEG 2000 codes any width, so nothing is widened for it.
+    /// default width-multiple); JPEG 2000 codes any width, so nothing is widened for it; HEVC
+    /// intra images carry no stream info in the frame.
     pub fn compact_setting(&self) -> &'static str {
         match self {
-            Self::Jpeg(_) | Self::Hevc(_) => "",
+            Self::Jpeg(_) => "",
+            // Still images: the codec's bytes alone, as for JPEG (no stream info in the frame).
+            Self::Hevc(_) => "frame-info=false",
             Self::J2kBpp(_) | Self::J2kRatio(_) => "width-multiple=1",
         }
     }
@@ -507,9 +510,11 @@ mod tests {
             timeout,
         );
         let compact = luma_of(&compact.samples[0]);
+        // As eval runs it (`frame-info=false`: the codec's bytes alone).
         let launch = format!(
-            "appsrc name=src ! comcnnenc ! {} ! tee name=t ! queue ! appsink name=jpeg \
+            "appsrc name=src ! comcnnenc {} ! {} ! tee name=t ! queue ! appsink name=jpeg \
              t. ! queue ! {} ! appsink name=sink",
+            stock.compact_setting(),
             stock.encoder(),
             stock.decoder()
         );

@@ -142,4 +142,13 @@ fn print_table(rows: &[ModelRow]) {
             m.dataset
         );
     }
+    println!("{VIDEO_NOTE}");
 }
+
+/// The recordings: no model of their own (none trained for recordings beat the default on
+/// the whole), and where the framework stops paying is in docs/video.md.
+const VIDEO_NOTE: &str =
+    "\nH.264 / H.265 recordings: `comcnnenc ! x264enc bitrate=K` (or x265enc) with the \
+default model (RecCNNs trained on recordings were not better on the whole); it is ahead of the \
+plain encoder only at low rates (docs/video.md: where, per clip). HEVC intra \
+(x265enc key-int-max=1): use the plain encoder.";

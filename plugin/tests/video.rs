@@ -216,3 +216,23 @@ fn cut_h264_and_h265_recordings_play_at_the_original_size() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn frame_info_false_writes_no_stream_info_into_the_frames() {
+    let dir = util::tmp_dir("video-no-info");
+    let file = dir.join("rec.h264");
+    let frames: Vec<_> = (0..8).map(|i| smooth_frame(96, 64, i)).collect();
+    util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc frame-info=false ! x264enc key-int-max=2 ! filesink location={}",
+            file.display()
+        ),
+        frames,
+        TIMEOUT,
+    )
+    .expect_ok();
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.is_empty());
+    assert!(!bytes.windows(16).any(|w| w == gstcnncodec::h26x_info::UUID));
+    let _ = std::fs::remove_dir_all(dir);
+}

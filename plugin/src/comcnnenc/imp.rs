@@ -30,6 +30,8 @@ struct Settings {
     width_multiple: u32,
     /// Compact frames are extended to a multiple of this many rows (1: not at all).
     height_multiple: u32,
+    /// Write the stream info into the key frames of an H.264 / H.265 encoder downstream.
+    frame_info: bool,
 }
 
 #[derive(Default)]
@@ -59,6 +61,7 @@ impl Default for ComCnnEnc {
                 model: ModelSettings::new(),
                 width_multiple: DEFAULT_WIDTH_MULTIPLE,
                 height_multiple: 1,
+                frame_info: true,
             }),
             state: Mutex::new(State::default()),
             info_probe: Mutex::new(None),
@@ -109,6 +112,19 @@ impl ObjectImpl for ComCnnEnc {
                     .mutable_ready()
                     .build(),
             );
+            props.push(
+                glib::ParamSpecBoolean::builder("frame-info")
+                    .nick("Stream info in key frames")
+                    .blurb(
+                        "Before an H.264 or H.265 encoder, write the original size and the model \
+                         into every key frame (a user-data SEI message of about 170 bytes, which \
+                         decoders skip), so that a file cut before its container wrote its tags \
+                         still restores at its size",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+            );
             props.push(common::stats_property());
             props
         });
@@ -121,6 +137,8 @@ impl ObjectImpl for ComCnnEnc {
             s.width_multiple = value.get().unwrap();
         } else if pspec.name() == "height-multiple" {
             s.height_multiple = value.get().unwrap();
+        } else if pspec.name() == "frame-info" {
+            s.frame_info = value.get().unwrap();
         } else {
             common::set_model_property(&mut s.model, value, pspec);
         }
@@ -140,6 +158,7 @@ impl ObjectImpl for ComCnnEnc {
             }
             "width-multiple" => s.width_multiple.to_value(),
             "height-multiple" => s.height_multiple.to_value(),
+            "frame-info" => s.frame_info.to_value(),
             _ => common::model_property(&s.model, pspec)
                 .expect("every other property is a model property"),
         }
@@ -327,8 +346,10 @@ impl VideoFilterImpl for ComCnnEnc {
             out_info.height()
         );
         // A file cut before its container wrote the tags still says how to restore it.
-        *self.info_probe.lock().unwrap() =
-            common::write_info_after_encoder(self.obj().upcast_ref(), &info);
+        let frame_info = self.settings.lock().unwrap().frame_info;
+        *self.info_probe.lock().unwrap() = frame_info
+            .then(|| common::write_info_after_encoder(self.obj().upcast_ref(), &info))
+            .flatten();
         state.info = Some(info);
         state.tags_pending = true;
         state.out_size = out_info.size();
