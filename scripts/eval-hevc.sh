@@ -19,4 +19,4 @@ out=runs/hevc-eval
 mkdir -p "$out"
 target/release/cnncodec eval --codec hevc "${models[@]}" --name "framework (HEVC-trained RecCNN)" \
   --also-model jpeg-q50@26,30,34,38,42 --also-name "framework (jpeg-q50, not trained for HEVC)" \
-  --out "$out" 2>&1 | grep -v '^eval: ' | tee "$out/log.md"
+  --out "$out" 2>&1 | grep --line-buffered -v '^eval: ' | tee "$out/log.md"

@@ -15,5 +15,5 @@ for codec in ${CODECS:-h264 h265}; do
   mkdir -p "$out"
   target/release/cnncodec eval --codec "$codec" --model "$model" \
     --clip data/clips/tree.avi --clip data/clips/vtest.avi@600:195 \
-    --clip data/clips/carphone_pristine.mp4 --out "$out" 2>&1 | grep -v '^eval: ' | tee "$out/log.md"
+    --clip data/clips/carphone_pristine.mp4 --out "$out" 2>&1 | grep --line-buffered -v '^eval: ' | tee "$out/log.md"
 done
