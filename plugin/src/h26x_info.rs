@@ -198,7 +198,11 @@ fn sei_number(mut v: usize, out: &mut Vec<u8>) {
 
 /// The SEI NAL unit (header included, not framed) carrying `text` under [`UUID`].
 pub fn sei_nal(codec: Codec, text: &str) -> Vec<u8> {
-    let text = &text.as_bytes()[..text.len().min(MAX_TEXT)];
+    let mut end = text.len().min(MAX_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = text[..end].as_bytes();
     let mut rbsp = vec![USER_DATA_UNREGISTERED];
     sei_number(UUID.len() + text.len(), &mut rbsp);
     rbsp.extend_from_slice(&UUID);

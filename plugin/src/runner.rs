@@ -214,7 +214,7 @@ pub fn gray_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
 }
 
 /// An I420 frame from an 8-bit luma image, with neutral chroma (for encoders that take no
-/// GRAY8, such as x265enc); even sides only.
+/// GRAY8, such as x265enc).
 pub fn gray_i420_frame(img: &cnncodec::GrayImage) -> (gst::Caps, gst::Buffer) {
     let (w, h) = (img.width as u32, img.height as u32);
     new_frame(gst_video::VideoFormat::I420, w, h, 1, |frame| {

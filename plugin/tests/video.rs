@@ -236,3 +236,32 @@ fn frame_info_false_writes_no_stream_info_into_the_frames() {
     assert!(!bytes.windows(16).any(|w| w == gstcnncodec::h26x_info::UUID));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Large odd multiples before an H.264 encoder are raised by one, not doubled: the padding
+/// stays within what reccnndec crops (63 columns or rows), and the recording plays back.
+#[test]
+fn large_odd_multiples_before_h264_still_play_back() {
+    let dir = util::tmp_dir("video-odd-multiple");
+    let file = dir.join("rec.mkv");
+    let frames: Vec<_> = (0..4).map(|i| smooth_frame(353, 289, i)).collect();
+    util::run(
+        &format!(
+            "appsrc name=src ! comcnnenc width-multiple=63 height-multiple=33 ! x264enc ! h264parse ! matroskamux ! filesink location={}",
+            file.display()
+        ),
+        frames,
+        TIMEOUT,
+    )
+    .expect_ok();
+    let played = util::run(
+        &format!(
+            "filesrc location={} ! matroskademux ! h264parse ! avdec_h264 ! reccnndec ! appsink name=sink",
+            file.display()
+        ),
+        vec![],
+        TIMEOUT,
+    )
+    .expect_ok();
+    assert_eq!(played.sizes(), vec![(353, 289); 4]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -240,10 +240,11 @@ pub struct ClipBd {
     pub bd_rate_percent: Option<f64>,
     pub bd_quality: Option<f64>,
     pub undefined: Option<String>,
-    /// Where the framework stops being ahead (kbit/s, linear in log rate between measured
-    /// points): `None` when it is never ahead, or ahead over the whole overlap
-    /// (`ahead_everywhere`).
-    pub ahead_below_kbps: Option<f64>,
+    /// The highest rate (kbit/s, linear in log rate between measured points) at which the
+    /// framework is ahead: above it, it is behind at every rate measured. `None` when it is
+    /// never ahead, or ahead over the whole overlap (`ahead_everywhere`). Below it the curves
+    /// may cross again.
+    pub behind_above_kbps: Option<f64>,
     pub ahead_everywhere: bool,
 }
 
@@ -258,8 +259,8 @@ fn quality_at(curve: &[RdPoint], rate: f64) -> Option<f64> {
     })
 }
 
-/// The highest rate below which `test` is ahead of `anchor` (see [`ClipBd`]), scanning the
-/// overlap of both curves (sorted by rate) on a fine log grid.
+/// The highest rate at which `test` is ahead of `anchor`, and whether it is ahead everywhere
+/// (see [`ClipBd`]), scanning the overlap of both curves (sorted by rate) on a fine log grid.
 fn crossover(anchor: &[RdPoint], test: &[RdPoint]) -> (Option<f64>, bool) {
     let sorted = |c: &[RdPoint]| {
         let mut c = c.to_vec();
@@ -353,13 +354,13 @@ pub fn evaluate_clip(
         let (a, t) = (curve(&result.plain), curve(&result.framework));
         let rate = bd_rate(&a, &t, Interpolation::Pchip);
         let quality = bd_quality(&a, &t, Interpolation::Pchip);
-        let (ahead_below_kbps, ahead_everywhere) = crossover(&a, &t);
+        let (behind_above_kbps, ahead_everywhere) = crossover(&a, &t);
         result.bd.push(ClipBd {
             metric: metric.into(),
             bd_rate_percent: rate.as_ref().ok().copied(),
             bd_quality: quality.as_ref().ok().copied(),
             undefined: rate.err().map(|e| e.to_string()),
-            ahead_below_kbps,
+            behind_above_kbps,
             ahead_everywhere,
         });
     }
@@ -402,11 +403,17 @@ pub fn report(r: &ClipResult) -> String {
         }
     }
     let pixel_rate = (r.width * r.height) as f64 * r.fps / 1000.0;
+    // The top of the rates both curves reach (where the crossing scan ends).
+    let max_rate = |points: &[ClipPoint]| points.iter().map(|p| p.kbps).fold(0.0, f64::max);
+    let highest_shared = max_rate(&r.plain).min(max_rate(&r.framework));
     for b in &r.bd {
-        let ahead = match (b.ahead_below_kbps, b.ahead_everywhere) {
+        let ahead = match (b.behind_above_kbps, b.ahead_everywhere) {
             (_, true) => "ahead at every measured rate".to_owned(),
+            (Some(k), _) if k >= highest_shared * (1.0 - 1e-9) => {
+                "ahead at the highest rate measured, behind somewhere below".to_owned()
+            }
             (Some(k), _) => format!(
-                "ahead below {k:.1} kbit/s ({:.4} bits per pixel per frame)",
+                "behind at every rate above {k:.1} kbit/s ({:.4} bits per pixel per frame)",
                 k / pixel_rate
             ),
             (None, _) => "never ahead".to_owned(),
@@ -417,12 +424,16 @@ pub fn report(r: &ClipResult) -> String {
                 "BD framework vs plain {} ({}): BD-rate {rate:+.1} %, BD-{} {q:+.4}; {ahead}",
                 r.codec, b.metric, b.metric
             ),
-            (_, _, why) => writeln!(
+            (rate, _, why) => writeln!(
                 s,
-                "BD framework vs plain {} ({}): undefined: {}",
+                "BD framework vs plain {} ({}): {}",
                 r.codec,
                 b.metric,
-                why.as_deref().unwrap_or("?")
+                match (rate, why) {
+                    (Some(rate), _) => format!("BD-rate {rate:+.1} %, BD-quality undefined"),
+                    (None, Some(why)) => format!("undefined: {why}"),
+                    (None, None) => "undefined".into(),
+                }
             ),
         };
     }

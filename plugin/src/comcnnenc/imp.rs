@@ -104,7 +104,8 @@ impl ObjectImpl for ComCnnEnc {
                         "Extend compact frames to a multiple of this many rows by repeating \
                          the last row (1-64; 1 = not at all). Before an H.264 or H.265 encoder \
                          (x264enc, x265enc, ...), which refuse odd 4:2:0 sizes, both sides are \
-                         made even whatever this says. reccnndec crops the rows off again",
+                         made even (an odd multiple is raised by one). reccnndec crops the rows \
+                         off again",
                     )
                     .minimum(1)
                     .maximum(64)
@@ -284,8 +285,8 @@ impl BaseTransformImpl for ComCnnEnc {
             (s.width_multiple as i32, s.height_multiple as i32)
         };
         if common::downstream_needs_even_size(self.obj().upcast_ref()) {
-            width = lcm_with_two(width);
-            height = lcm_with_two(height);
+            width = even_multiple(width);
+            height = even_multiple(height);
         }
         let padding = [Padding::Multiple(width), Padding::Multiple(height)];
         let out = common::map_caps(caps, to_compact, padding, filter);
@@ -347,8 +348,9 @@ impl VideoFilterImpl for ComCnnEnc {
         );
         // A file cut before its container wrote the tags still says how to restore it.
         let frame_info = self.settings.lock().unwrap().frame_info;
+        let compact = (out_info.width(), out_info.height());
         *self.info_probe.lock().unwrap() = frame_info
-            .then(|| common::write_info_after_encoder(self.obj().upcast_ref(), &info))
+            .then(|| common::write_info_after_encoder(self.obj().upcast_ref(), &info, compact))
             .flatten();
         state.info = Some(info);
         state.tags_pending = true;
@@ -424,13 +426,10 @@ impl VideoFilterImpl for ComCnnEnc {
     }
 }
 
-/// The least multiple of both `m` and 2.
-fn lcm_with_two(m: i32) -> i32 {
-    if m % 2 == 0 {
-        m
-    } else {
-        2 * m
-    }
+/// An even multiple for 4:2:0 video encoders: an odd `m` (at most 63) raised by one, so that
+/// the padding stays within what `reccnndec` accepts (`MAX_PADDING`).
+fn even_multiple(m: i32) -> i32 {
+    m + m % 2
 }
 
 impl ComCnnEnc {

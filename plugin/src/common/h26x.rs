@@ -35,16 +35,35 @@ fn is_key_frame(buffer: &gst::BufferRef) -> bool {
     !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
 }
 
-/// Writes `info` into every key frame leaving the H.264 / H.265 encoder downstream of
-/// `element` (`None`: there is none).
-pub fn write_info_after_encoder(element: &gst::Element, info: &StreamInfo) -> Option<InfoProbe> {
+/// Whether the coded size the pad's caps state (if they do) is `size`.
+fn coded_size_is(pad: &gst::Pad, size: (u32, u32)) -> bool {
+    let Some(caps) = pad.current_caps() else {
+        return false;
+    };
+    let Some(s) = caps.structure(0) else {
+        return false;
+    };
+    match (s.get::<i32>("width"), s.get::<i32>("height")) {
+        (Ok(w), Ok(h)) => (w as i64, h as i64) == (size.0 as i64, size.1 as i64),
+        _ => true,
+    }
+}
+
+/// Writes `info` into every key frame of `compact` size (frames of an earlier size still in
+/// the encoder keep none) leaving the H.264 / H.265 encoder downstream of `element` (`None`:
+/// there is none).
+pub fn write_info_after_encoder(
+    element: &gst::Element,
+    info: &StreamInfo,
+    compact: (u32, u32),
+) -> Option<InfoProbe> {
     let pad = downstream_h26x_encoder(element)?.static_pad("src")?;
     let text = info.to_comment();
     let id = pad.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
         let Some(gst::PadProbeData::Buffer(buffer)) = &mut probe.data else {
             return gst::PadProbeReturn::Ok;
         };
-        if !is_key_frame(buffer) {
+        if !is_key_frame(buffer) || !coded_size_is(pad, compact) {
             return gst::PadProbeReturn::Ok;
         }
         let Some((codec, framing)) = coding_of(pad) else {
@@ -68,13 +87,29 @@ pub fn write_info_after_encoder(element: &gst::Element, info: &StreamInfo) -> Op
     Some(InfoProbe { pad, id: Some(id) })
 }
 
+/// The stream-scoped tags stored on `pad`, if any (global ones are stored apart).
+fn stream_tags(pad: &gst::Pad) -> Option<gst::TagList> {
+    (0..4)
+        .filter_map(|i| pad.sticky_event::<gst::event::Tag>(i))
+        .map(|t| t.tag_owned())
+        .find(|t| t.scope() == gst::TagScope::Stream)
+}
+
 /// Reads the stream info from the key frames entering the video decoder upstream of `element`
-/// and sends it into the decoder as a stream tag (merged with the stream's own tags) whenever
-/// it changes (`None`: there is no decoder upstream).
+/// and sends it into the decoder as a stream tag (merged with the stream's own tags) at the
+/// start of each stream and whenever it changes (`None`: there is no decoder upstream).
 pub fn read_info_before_decoder(element: &gst::Element) -> Option<InfoProbe> {
     let pad = upstream_video_decoder(element)?.static_pad("sink")?;
     let last = Mutex::new(None::<StreamInfo>);
-    let id = pad.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
+    let kinds = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+    let id = pad.add_probe(kinds, move |pad, probe| {
+        if let Some(gst::PadProbeData::Event(event)) = &probe.data {
+            if event.type_() == gst::EventType::StreamStart {
+                // A new stream starts without info downstream: say it again.
+                *last.lock().unwrap() = None;
+            }
+            return gst::PadProbeReturn::Ok;
+        }
         let Some(gst::PadProbeData::Buffer(buffer)) = &probe.data else {
             return gst::PadProbeReturn::Ok;
         };
@@ -93,11 +128,7 @@ pub fn read_info_before_decoder(element: &gst::Element) -> Option<InfoProbe> {
         };
         let mut last = last.lock().unwrap();
         if last.as_ref() != Some(&info) {
-            let stream_tags = pad
-                .sticky_event::<gst::event::Tag>(0)
-                .map(|t| t.tag_owned())
-                .filter(|t| t.scope() == gst::TagScope::Stream);
-            let tags = tags_with_info(stream_tags.as_ref(), &info);
+            let tags = tags_with_info(stream_tags(pad).as_ref(), &info);
             *last = Some(info);
             drop(last);
             pad.send_event(gst::event::Tag::new(tags));

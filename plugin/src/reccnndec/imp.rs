@@ -335,6 +335,11 @@ impl VideoFilterImpl for RecCnnDec {
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
         common::check_frame_sizes(self.obj().upcast_ref(), &[in_info, out_info])?;
+        if self.info_probe.lock().unwrap().is_none() {
+            // A decoder linked upstream of a queue or converter after start (decodebin):
+            // found now, read from the next key frame on.
+            self.follow_info_in_frames();
+        }
         gst::debug!(
             CAT,
             imp = self,
