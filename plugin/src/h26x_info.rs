@@ -202,7 +202,7 @@ pub fn sei_nal(codec: Codec, text: &str) -> Vec<u8> {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let text = text[..end].as_bytes();
+    let text = &text.as_bytes()[..end];
     let mut rbsp = vec![USER_DATA_UNREGISTERED];
     sei_number(UUID.len() + text.len(), &mut rbsp);
     rbsp.extend_from_slice(&UUID);
