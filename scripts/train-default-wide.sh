@@ -7,6 +7,7 @@
 # restores CIF at about 23 frames/s where 6 are required). Detached and resumable:
 #   setsid nohup scripts/train-default-wide.sh > runs/wide.log 2>&1 &
 #   scripts/train-default-wide.sh [QUALITY...]      (default: 50)
+# On a fresh checkout it resumes from a run parked in git (scripts/park-run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -20,6 +21,7 @@ for q in ${@:-50}; do
   start="runs/wide/jpeg-q$q-start.cnnmodel"
   [ -f "$start" ] || git show "8118f38:models/jpeg-q$q.cnnmodel" > "$start"
   [ -f "$out/model.cnnmodel" ] && continue
+  bash scripts/park-run.sh restore "$out"
   "$bin" train --out "$out" --quality "$q" --init "$start" --rec-init grow --features 48 --depth 12 \
     --split train,train-video --stages 1 --steps "$steps" --batch 16 --patch 40 \
     --rec-lr 2e-4:1e-5 --scales 1,0.5 --seed "$((300 + q))" --checkpoint-every 250 \
