@@ -34,11 +34,17 @@ fn main() {
     std::fs::write(out_dir.join("builtin_models.rs"), code).unwrap();
     let mut code = String::new();
     // One report per codec's ladder: models/dev-eval (JPEG), models/dev-eval-j2k (JPEG 2000),
-    // and models/dev-eval-paper (the paper-size model against the default, same sweep).
+    // models/dev-eval-paper and models/dev-eval-wide (the larger q50 models against the
+    // default, same sweep).
     code.push_str(
         "/// The measured RD of the built-in ladders.\npub static MEASURED_RDS: &[&str] = &[\n",
     );
-    for dir in ["dev-eval", "dev-eval-j2k", "dev-eval-paper"] {
+    for dir in [
+        "dev-eval",
+        "dev-eval-j2k",
+        "dev-eval-paper",
+        "dev-eval-wide",
+    ] {
         let rd = models.join(dir).join("rd.json");
         println!("cargo:rerun-if-changed={}", rd.display());
         if rd.is_file() {

@@ -11,7 +11,8 @@
 #    four points fall inside the 0.1-0.4 bpp window of the BD figures.
 #  - jpeg-q50-paper (64 x 20) against the default jpeg-q50, both swept over compact qualities
 #    30-70 -> models/dev-eval-paper/.
-#   scripts/measure-models.sh [jpeg|j2k|paper|all]
+#  - jpeg-q50-wide (48 x 12) against the default jpeg-q50, the same sweep -> models/dev-eval-wide/.
+#   scripts/measure-models.sh [jpeg|j2k|paper|wide|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -35,6 +36,12 @@ if [ "$which" = paper ] || [ "$which" = all ]; then
     --name "jpeg-q50-paper (64 x 20), compact quality sweep" \
     --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
     --out models/dev-eval-paper "$@"
+fi
+if [ "$which" = wide ] || [ "$which" = all ]; then
+  target/release/cnncodec eval --split dev-eval --model jpeg-q50-wide@30,40,50,60,70 \
+    --name "jpeg-q50-wide (48 x 12), compact quality sweep" \
+    --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
+    --out models/dev-eval-wide "$@"
 fi
 cargo build --release -p cnncodec-cli --locked   # picks up the new measurements
 target/release/cnncodec models

@@ -89,22 +89,25 @@ fn the_fast_model_decodes_streams_of_the_default_encoder_only() {
 }
 
 #[test]
-fn the_paper_size_model_decodes_streams_of_the_default_encoder() {
-    // `jpeg-q50-paper` is a 64 x 20 RecCNN grown from and trained behind the default's ComCNN.
-    let paper = cnncodec::net::builtin::builtin("jpeg-q50-paper")
-        .expect("the paper-size model is built in");
+fn the_larger_q50_models_decode_streams_of_the_default_encoder() {
+    // `jpeg-q50-paper` (64 x 20) and `jpeg-q50-wide` (48 x 12) are RecCNNs grown from and
+    // trained behind the default's ComCNN.
     let default = cnncodec::net::builtin::builtin(cnncodec::net::builtin::DEFAULT_MODEL).unwrap();
-    assert_eq!(paper.comcnn_hash(), default.comcnn_hash());
-    assert_eq!(
-        (paper.meta.reccnn.features, paper.meta.reccnn.depth),
-        (64, 20)
-    );
-    let res = decode_with("model=jpeg-q50-paper", "", paper.meta.quality).expect_ok();
-    assert_eq!(res.sizes(), vec![(67, 45)]);
     let default_out = decode_with("", "", default.meta.quality).expect_ok();
-    assert_ne!(
-        util::luma_of(&res.samples[0]).data,
-        util::luma_of(&default_out.samples[0]).data,
-        "the chosen RecCNN is used"
-    );
+    for (name, features, depth) in [("jpeg-q50-paper", 64, 20), ("jpeg-q50-wide", 48, 12)] {
+        let larger = cnncodec::net::builtin::builtin(name).expect("the model is built in");
+        assert_eq!(larger.comcnn_hash(), default.comcnn_hash(), "{name}");
+        assert_eq!(
+            (larger.meta.reccnn.features, larger.meta.reccnn.depth),
+            (features, depth),
+            "{name}"
+        );
+        let res = decode_with(&format!("model={name}"), "", larger.meta.quality).expect_ok();
+        assert_eq!(res.sizes(), vec![(67, 45)], "{name}");
+        assert_ne!(
+            util::luma_of(&res.samples[0]).data,
+            util::luma_of(&default_out.samples[0]).data,
+            "{name}: the chosen RecCNN is used"
+        );
+    }
 }

@@ -20,7 +20,8 @@ pub struct Measured {
 /// The measured point of built-in `name` at its operating point `quality` (JPEG quality, or
 /// J2K compression ratio for a `jpeg2000` model), from the eval reports shipped in
 /// `models/dev-eval/rd.json` (JPEG), `models/dev-eval-j2k/rd.json` (JPEG 2000) and
-/// `models/dev-eval-paper/rd.json` (`jpeg-q50-paper`).
+/// `models/dev-eval-paper/rd.json` (`jpeg-q50-paper`) and `models/dev-eval-wide/rd.json`
+/// (`jpeg-q50-wide`).
 pub fn measured(name: &str, codec: &str, quality: u32) -> Option<Measured> {
     let label = format!("{name} {}", point_label(codec, quality));
     MEASURED_RDS
