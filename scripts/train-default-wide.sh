@@ -9,6 +9,8 @@
 #   setsid nohup scripts/train-default-wide.sh > runs/wide.log 2>&1 &
 #   scripts/train-default-wide.sh [QUALITY...]      (default: 50)
 # On a fresh checkout it resumes from a run parked in git (scripts/park-run.sh).
+# FEATURES and DEPTH grow to another size (default 48 x 12): runs/grow-FxD/jpeg-qN, named
+# jpeg-qN-FxD, e.g. FEATURES=32 DEPTH=14 for a default that keeps the decode-speed floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -16,15 +18,21 @@ bash scripts/install-deps.sh
 cargo build --release -p cnncodec-cli --locked
 bin=target/release/cnncodec
 steps="${STEPS:-30000}"
-mkdir -p runs/wide
+features="${FEATURES:-48}" depth="${DEPTH:-12}"
+if [ "$features.$depth" = 48.12 ]; then
+  runs=runs/wide suffix=wide
+else
+  runs="runs/grow-${features}x$depth" suffix="${features}x$depth"
+fi
+mkdir -p "$runs"
 for q in ${@:-50}; do
-  out="runs/wide/jpeg-q$q"
-  start="runs/wide/jpeg-q$q-start.cnnmodel"
+  out="$runs/jpeg-q$q"
+  start="$runs/jpeg-q$q-start.cnnmodel"
   [ -f "$start" ] || git show "8118f38:models/jpeg-q$q.cnnmodel" > "$start"
   [ -f "$out/model.cnnmodel" ] && continue
   bash scripts/park-run.sh restore "$out"
-  "$bin" train --out "$out" --quality "$q" --init "$start" --rec-init grow --features 48 --depth 12 \
+  "$bin" train --out "$out" --quality "$q" --init "$start" --rec-init grow --features "$features" --depth "$depth" \
     --split train,train-video --stages 1 --steps "$steps" --batch 16 --patch 40 \
     --rec-lr 2e-4:1e-5 --scales 1,0.5 --seed "$((300 + q))" --checkpoint-every 250 \
-    --curve-every 2000 --name "jpeg-q$q-wide"
+    --curve-every 2000 --name "jpeg-q$q-$suffix"
 done
