@@ -31,17 +31,21 @@ if [ "$which" = j2k ] || [ "$which" = all ]; then
     --model j2k-r20@20,18 --model j2k-r12 --model j2k-r8 --model j2k-r6 --model j2k-r4 \
     --name "cnncodec built-in J2K ladder" --out models/dev-eval-j2k "$@"
 fi
+# A larger q50 model against the default, both swept over compact qualities 30-70.
+against_default() { # MODEL SIZE OUT [EVAL ARGS...]
+  local model=$1 size=$2 out=$3
+  shift 3
+  local sweep=30,40,50,60,70
+  target/release/cnncodec eval --split dev-eval --model "$model@$sweep" \
+    --name "$model ($size), compact quality sweep" \
+    --also-model "jpeg-q50@$sweep" --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
+    --out "$out" "$@"
+}
 if [ "$which" = paper ] || [ "$which" = all ]; then
-  target/release/cnncodec eval --split dev-eval --model jpeg-q50-paper@30,40,50,60,70 \
-    --name "jpeg-q50-paper (64 x 20), compact quality sweep" \
-    --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
-    --out models/dev-eval-paper "$@"
+  against_default jpeg-q50-paper "64 x 20" models/dev-eval-paper "$@"
 fi
 if [ "$which" = wide ] || [ "$which" = all ]; then
-  target/release/cnncodec eval --split dev-eval --model jpeg-q50-wide@30,40,50,60,70 \
-    --name "jpeg-q50-wide (48 x 12), compact quality sweep" \
-    --also-model jpeg-q50@30,40,50,60,70 --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
-    --out models/dev-eval-wide "$@"
+  against_default jpeg-q50-wide "48 x 12" models/dev-eval-wide "$@"
 fi
 cargo build --release -p cnncodec-cli --locked   # picks up the new measurements
 target/release/cnncodec models
