@@ -111,3 +111,89 @@ fn the_larger_q50_models_decode_streams_of_the_default_encoder() {
         );
     }
 }
+
+/// A one-frame archive whose tag says it was made by a model called `name` with content hash
+/// `hash` behind the ComCNN `comcnn`, with no file location: what an earlier build's built-in
+/// model wrote.
+fn archive_naming(
+    dir: &std::path::Path,
+    name: &str,
+    hash: &str,
+    comcnn: &str,
+) -> std::path::PathBuf {
+    use gst::prelude::*;
+    let file = dir.join(format!("{name}-{comcnn}.mkv"));
+    let info = gstcnncodec::StreamInfo {
+        width: 64,
+        height: 48,
+        model_name: name.into(),
+        model_hash: hash.into(),
+        comcnn_hash: comcnn.into(),
+        model_location: None,
+    };
+    let mut tags = gst::TagList::new();
+    tags.get_mut()
+        .unwrap()
+        .add::<gst::tags::Comment>(&info.to_comment().as_str(), gst::TagMergeMode::Append);
+    util::run_hooked(
+        &format!(
+            "appsrc name=src ! jpegenc quality=50 idct-method=islow ! matroskamux ! filesink location={}",
+            file.display()
+        ),
+        vec![util::test_frame("GRAY8", 32, 24, 1)],
+        Duration::from_secs(60),
+        |p| {
+            let src = p.by_name("src").unwrap();
+            assert!(src.send_event(gst::event::Tag::new(tags)));
+        },
+    )
+    .expect_ok();
+    file
+}
+
+fn play(file: &std::path::Path, props: &str) -> util::RunResult {
+    util::run(
+        &format!(
+            "filesrc location={} ! matroskademux ! jpegdec idct-method=islow ! reccnndec {props} ! appsink name=sink",
+            file.display()
+        ),
+        vec![],
+        Duration::from_secs(60),
+    )
+}
+
+#[test]
+fn archives_of_an_earlier_version_of_a_builtin_model_are_restored_by_todays() {
+    // A new ladder retrains the RecCNNs behind the same ComCNN: the recordings of the
+    // previous one must still play, with today's model of the same name.
+    let name = cnncodec::net::builtin::DEFAULT_MODEL;
+    let today = cnncodec::net::builtin::builtin(name).unwrap();
+    let earlier_hash = "00000000feedf00d";
+    assert!(cnncodec::net::builtin::builtin_with_hash(earlier_hash).is_none());
+    let dir = util::tmp_dir("earlier-version");
+    let archive = archive_naming(&dir, name, earlier_hash, &today.comcnn_hash());
+    let followed = play(&archive, "").expect_ok();
+    assert_eq!(followed.sizes(), vec![(64, 48)]);
+    let chosen = play(&archive, &format!("model={name}")).expect_ok();
+    assert_eq!(
+        util::luma_of(&followed.samples[0]).data,
+        util::luma_of(&chosen.samples[0]).data,
+        "restored by today's {name}"
+    );
+
+    // Another ComCNN, or another name, is not an earlier version: refused as before.
+    for (other_name, comcnn) in [
+        (name, "fedcba9876543210"),
+        ("jpeg-q45", today.comcnn_hash().as_str()),
+    ] {
+        let archive = archive_naming(&dir, other_name, earlier_hash, comcnn);
+        let e = play(&archive, "")
+            .error
+            .expect("not a version of a built-in model");
+        assert!(
+            e.contains("not built in") && e.contains(earlier_hash),
+            "{e}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

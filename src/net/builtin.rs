@@ -164,6 +164,18 @@ pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
     builtin(name).ok()
 }
 
+/// The built-in model called `name` when it was trained behind the ComCNN with hash
+/// `comcnn_hash`: what decodes a stream made by an earlier version of that built-in model
+/// (a newer ladder keeps the ComCNN and retrains only the RecCNN).
+pub fn builtin_successor(name: &str, comcnn_hash: &str) -> Option<ModelWeights> {
+    if comcnn_hash.is_empty() || !BUILTIN.iter().any(|m| m.name == name) {
+        return None;
+    }
+    builtin(name)
+        .ok()
+        .filter(|w| w.comcnn_hash() == comcnn_hash)
+}
+
 /// Loads `location` when given, else the built-in `name` (else the default built-in model).
 pub fn resolve(location: Option<&Path>, name: Option<&str>) -> Result<ModelWeights, ModelError> {
     match (location, name) {
@@ -190,6 +202,16 @@ mod tests {
             );
             assert!(builtin_with_hash(w.meta.short_hash()).is_some());
         }
+    }
+
+    #[test]
+    fn a_successor_is_the_same_name_behind_the_same_comcnn() {
+        let name = default_model().unwrap();
+        let comcnn = builtin(name).unwrap().comcnn_hash();
+        assert!(builtin_successor(name, &comcnn).is_some());
+        assert!(builtin_successor(name, "fedcba9876543210").is_none());
+        assert!(builtin_successor(name, "").is_none());
+        assert!(builtin_successor("no-such-model", &comcnn).is_none());
     }
 
     #[test]

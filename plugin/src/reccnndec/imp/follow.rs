@@ -114,6 +114,25 @@ impl RecCnnDec {
                 .placement()
                 .and_then(|placement| common::load_weights(weights, None, placement))
                 .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
+        } else if let Some(weights) = info
+            .model_location
+            .is_none()
+            .then(|| cnncodec::net::builtin::builtin_successor(&info.model_name, &info.comcnn_hash))
+            .flatten()
+        {
+            // An archive from an earlier version of a built-in model: today's model of that
+            // name shares its ComCNN, so its RecCNN restores the stream.
+            gst::warning!(
+                CAT,
+                imp = self,
+                "the stream was encoded with {describe}, an earlier version of the built-in '{}'; restoring with today's (hash {}), trained behind the same ComCNN",
+                info.model_name,
+                weights.meta.short_hash()
+            );
+            settings
+                .placement()
+                .and_then(|placement| common::load_weights(weights, None, placement))
+                .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
         } else {
             settings
                 .placement()
