@@ -38,7 +38,7 @@ against_default() { # MODEL SIZE OUT [EVAL ARGS...]
   local sweep=30,40,50,60,70
   target/release/cnncodec eval --split dev-eval --model "$model@$sweep" \
     --name "$model ($size), compact quality sweep" \
-    --also-model "jpeg-q50@$sweep" --also-name "jpeg-q50 (default, 32 x 10), same sweep" \
+    --also-model "jpeg-q50@$sweep" --also-name "jpeg-q50 (default, 32 x 14), same sweep" \
     --out "$out" "$@"
 }
 if [ "$which" = paper ] || [ "$which" = all ]; then

@@ -10,7 +10,9 @@
 #   scripts/train-default-wide.sh [QUALITY...]      (default: 50)
 # On a fresh checkout it resumes from a run parked in git (scripts/park-run.sh).
 # FEATURES and DEPTH grow to another size (default 48 x 12): runs/grow-FxD/jpeg-qN, named
-# jpeg-qN-FxD, e.g. FEATURES=32 DEPTH=14 for a default that keeps the decode-speed floor.
+# jpeg-qN-FxD. The shipped 32 x 14 ladder (scripts/ship-model.py names them jpeg-qN):
+#   FEATURES=32 DEPTH=14 STEPS=12000 scripts/train-default-wide.sh 50 70
+#   FEATURES=32 DEPTH=14 STEPS=8000 scripts/train-default-wide.sh 30 20 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
