@@ -121,7 +121,6 @@ fn archive_naming(
     hash: &str,
     comcnn: &str,
 ) -> std::path::PathBuf {
-    use gst::prelude::*;
     let file = dir.join(format!("{name}-{comcnn}.mkv"));
     let info = gstcnncodec::StreamInfo {
         width: 64,
@@ -131,35 +130,8 @@ fn archive_naming(
         comcnn_hash: comcnn.into(),
         model_location: None,
     };
-    let mut tags = gst::TagList::new();
-    tags.get_mut()
-        .unwrap()
-        .add::<gst::tags::Comment>(&info.to_comment().as_str(), gst::TagMergeMode::Append);
-    util::run_hooked(
-        &format!(
-            "appsrc name=src ! jpegenc quality=50 idct-method=islow ! matroskamux ! filesink location={}",
-            file.display()
-        ),
-        vec![util::test_frame("GRAY8", 32, 24, 1)],
-        Duration::from_secs(60),
-        |p| {
-            let src = p.by_name("src").unwrap();
-            assert!(src.send_event(gst::event::Tag::new(tags)));
-        },
-    )
-    .expect_ok();
+    util::archive_with_info(&file, &info);
     file
-}
-
-fn play(file: &std::path::Path, props: &str) -> util::RunResult {
-    util::run(
-        &format!(
-            "filesrc location={} ! matroskademux ! jpegdec idct-method=islow ! reccnndec {props} ! appsink name=sink",
-            file.display()
-        ),
-        vec![],
-        Duration::from_secs(60),
-    )
 }
 
 #[test]
@@ -172,9 +144,9 @@ fn archives_of_an_earlier_version_of_a_builtin_model_are_restored_by_todays() {
     assert!(cnncodec::net::builtin::builtin_with_hash(earlier_hash).is_none());
     let dir = util::tmp_dir("earlier-version");
     let archive = archive_naming(&dir, name, earlier_hash, &today.comcnn_hash());
-    let followed = play(&archive, "").expect_ok();
+    let followed = util::play_archive(&archive, "").expect_ok();
     assert_eq!(followed.sizes(), vec![(64, 48)]);
-    let chosen = play(&archive, &format!("model={name}")).expect_ok();
+    let chosen = util::play_archive(&archive, &format!("model={name}")).expect_ok();
     assert_eq!(
         util::luma_of(&followed.samples[0]).data,
         util::luma_of(&chosen.samples[0]).data,
@@ -187,7 +159,7 @@ fn archives_of_an_earlier_version_of_a_builtin_model_are_restored_by_todays() {
         ("jpeg-q45", today.comcnn_hash().as_str()),
     ] {
         let archive = archive_naming(&dir, other_name, earlier_hash, comcnn);
-        let e = play(&archive, "")
+        let e = util::play_archive(&archive, "")
             .error
             .expect("not a version of a built-in model");
         assert!(

@@ -10,12 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gst::prelude::*;
 use gstcnncodec::StreamInfo;
 
 /// An archive of one compact frame whose tag names `location` as its model.
 fn crafted_archive(dir: &Path, name: &str, location: &str) -> PathBuf {
-    util::init();
     let file = dir.join(format!("{name}.mkv"));
     let info = StreamInfo {
         width: 64,
@@ -25,35 +23,8 @@ fn crafted_archive(dir: &Path, name: &str, location: &str) -> PathBuf {
         comcnn_hash: "fedcba9876543210".into(),
         model_location: Some(location.to_owned()),
     };
-    let mut tags = gst::TagList::new();
-    tags.get_mut()
-        .unwrap()
-        .add::<gst::tags::Comment>(&info.to_comment().as_str(), gst::TagMergeMode::Append);
-    util::run_hooked(
-        &format!(
-            "appsrc name=src ! jpegenc ! matroskamux ! filesink location={}",
-            file.display()
-        ),
-        vec![util::test_frame("GRAY8", 32, 24, 1)],
-        Duration::from_secs(60),
-        |p| {
-            let src = p.by_name("src").unwrap();
-            assert!(src.send_event(gst::event::Tag::new(tags)));
-        },
-    )
-    .expect_ok();
+    util::archive_with_info(&file, &info);
     file
-}
-
-fn play(file: &Path, props: &str) -> util::RunResult {
-    util::run(
-        &format!(
-            "filesrc location={} ! matroskademux ! jpegdec ! reccnndec {props} ! appsink name=sink",
-            file.display()
-        ),
-        vec![],
-        Duration::from_secs(60),
-    )
 }
 
 /// A FIFO with a writer blocked until some process opens it for reading.
@@ -110,7 +81,7 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
     // By default a player follows built-in models only.
     let wire = Tripwire::new(outside.join("default.fifo"));
     let archive = crafted_archive(&dir, "default", wire.path.to_str().unwrap());
-    let e = play(&archive, "").error.expect("refused");
+    let e = util::play_archive(&archive, "").error.expect("refused");
     assert!(
         e.contains("stream-model-dirs") && e.contains("default.fifo"),
         "{e}"
@@ -139,7 +110,7 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
         ),
     ] {
         let archive = crafted_archive(&dir, name, location.to_str().unwrap());
-        let e = play(&archive, &allow).error.expect("refused");
+        let e = util::play_archive(&archive, &allow).error.expect("refused");
         assert!(e.contains(says), "{name}: {e}");
     }
     assert!(!wire.was_opened(), "a trusting player left its directory");
@@ -147,7 +118,7 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
     // Special files inside the trusted directory are refused without blocking.
     let wire = Tripwire::new(trusted.join("inside.fifo"));
     let archive = crafted_archive(&dir, "fifo", wire.path.to_str().unwrap());
-    let e = play(&archive, &allow).error.expect("refused");
+    let e = util::play_archive(&archive, &allow).error.expect("refused");
     assert!(e.contains("FIFO"), "{e}");
     assert!(!wire.was_opened(), "a FIFO was opened");
 
@@ -164,13 +135,13 @@ fn a_crafted_archive_cannot_make_the_player_open_a_path_it_was_not_allowed() {
         Duration::from_secs(60),
     )
     .expect_ok();
-    let played = play(&archive, &allow).expect_ok();
+    let played = util::play_archive(&archive, &allow).expect_ok();
     assert_eq!(played.sizes(), vec![(64, 48)]);
-    let e = play(&archive, "")
+    let e = util::play_archive(&archive, "")
         .error
         .expect("refused without the setting");
     assert!(e.contains("stream-model-dirs"), "{e}");
     // The user's own model-location is always allowed.
-    play(&archive, &format!("model-location={}", model.display())).expect_ok();
+    util::play_archive(&archive, &format!("model-location={}", model.display())).expect_ok();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -168,12 +168,10 @@ pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
 /// `comcnn_hash`: what decodes a stream made by an earlier version of that built-in model
 /// (a newer ladder keeps the ComCNN and retrains only the RecCNN).
 pub fn builtin_successor(name: &str, comcnn_hash: &str) -> Option<ModelWeights> {
-    if comcnn_hash.is_empty() || !BUILTIN.iter().any(|m| m.name == name) {
-        return None;
-    }
+    // The name check keeps aliases (`fast`) out: a stream names the model's own name.
     builtin(name)
         .ok()
-        .filter(|w| w.comcnn_hash() == comcnn_hash)
+        .filter(|w| w.meta.name == name && w.comcnn_hash() == comcnn_hash)
 }
 
 /// Loads `location` when given, else the built-in `name` (else the default built-in model).

@@ -64,3 +64,38 @@ pub fn format_of(sample: &gst::Sample) -> String {
         .get::<String>("format")
         .unwrap()
 }
+
+/// A one-frame Matroska archive at `file` whose stream tag is `info`: what `comcnnenc` would
+/// have written with that model (a crafted or an earlier build's stream).
+pub fn archive_with_info(file: &Path, info: &gstcnncodec::StreamInfo) {
+    init();
+    let mut tags = gst::TagList::new();
+    tags.get_mut()
+        .unwrap()
+        .add::<gst::tags::Comment>(&info.to_comment().as_str(), gst::TagMergeMode::Append);
+    run_hooked(
+        &format!(
+            "appsrc name=src ! jpegenc ! matroskamux ! filesink location={}",
+            file.display()
+        ),
+        vec![test_frame("GRAY8", 32, 24, 1)],
+        std::time::Duration::from_secs(60),
+        |p| {
+            let src = p.by_name("src").unwrap();
+            assert!(src.send_event(gst::event::Tag::new(tags)));
+        },
+    )
+    .expect_ok();
+}
+
+/// Plays a JPEG Matroska archive through `reccnndec {props}`.
+pub fn play_archive(file: &Path, props: &str) -> RunResult {
+    run(
+        &format!(
+            "filesrc location={} ! matroskademux ! jpegdec ! reccnndec {props} ! appsink name=sink",
+            file.display()
+        ),
+        vec![],
+        std::time::Duration::from_secs(60),
+    )
+}

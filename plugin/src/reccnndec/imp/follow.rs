@@ -109,26 +109,7 @@ impl RecCnnDec {
             Err(format!(
                 "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
             ))
-        } else if let Some(weights) = cnncodec::net::builtin::builtin_with_hash(&info.model_hash) {
-            settings
-                .placement()
-                .and_then(|placement| common::load_weights(weights, None, placement))
-                .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
-        } else if let Some(weights) = info
-            .model_location
-            .is_none()
-            .then(|| cnncodec::net::builtin::builtin_successor(&info.model_name, &info.comcnn_hash))
-            .flatten()
-        {
-            // An archive from an earlier version of a built-in model: today's model of that
-            // name shares its ComCNN, so its RecCNN restores the stream.
-            gst::warning!(
-                CAT,
-                imp = self,
-                "the stream was encoded with {describe}, an earlier version of the built-in '{}'; restoring with today's (hash {}), trained behind the same ComCNN",
-                info.model_name,
-                weights.meta.short_hash()
-            );
+        } else if let Some(weights) = self.builtin_for_stream(info, &describe) {
             settings
                 .placement()
                 .and_then(|placement| common::load_weights(weights, None, placement))
@@ -172,6 +153,34 @@ impl RecCnnDec {
             }
             Err(e) => state.pending_error = Some(e),
         }
+    }
+}
+
+impl RecCnnDec {
+    /// The built-in model the stream names by hash, else, for a built-in stream (no file
+    /// location) of an earlier version of a built-in model, today's model of that name when it
+    /// shares the stream's ComCNN: its RecCNN restores the stream.
+    fn builtin_for_stream(
+        &self,
+        info: &StreamInfo,
+        describe: &str,
+    ) -> Option<cnncodec::ModelWeights> {
+        use cnncodec::net::builtin::{builtin_successor, builtin_with_hash};
+        if let Some(weights) = builtin_with_hash(&info.model_hash) {
+            return Some(weights);
+        }
+        if info.model_location.is_some() {
+            return None;
+        }
+        let weights = builtin_successor(&info.model_name, &info.comcnn_hash)?;
+        gst::warning!(
+            CAT,
+            imp = self,
+            "the stream was encoded with {describe}, an earlier version of the built-in '{}'; restoring with today's (hash {}), trained behind the same ComCNN",
+            info.model_name,
+            weights.meta.short_hash()
+        );
+        Some(weights)
     }
 }
 
