@@ -299,6 +299,60 @@ fn folded_proxy_and_curve(ctx: &Ctx) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loss margin 8"));
 }
 
+fn comcnn_of_another_model(ctx: &Ctx) {
+    // The trained model's RecCNN trained on behind the ComCNN of the folded run (whose ComCNN
+    // stage moved it): the result keeps that ComCNN, its provenance says whose it is.
+    let (dir, images) = (&ctx.dir, &ctx.images);
+    let model = ctx.out.join("model.cnnmodel");
+    let donor_file = dir.join("folded/model.cnnmodel");
+    let donor = cnncodec::ModelWeights::load(&donor_file).unwrap();
+    let own = cnncodec::ModelWeights::load(&model).unwrap();
+    assert_ne!(donor.comcnn_hash(), own.comcnn_hash());
+    let out = dir.join("behind-other");
+    let fresh_out = dir.join("behind-fresh");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut args = vec![
+        "train",
+        "--out",
+        out.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--comcnn-from",
+        donor_file.to_str().unwrap(),
+        "--quality",
+        "30",
+        "--patch",
+        "16",
+        "--batch",
+        "6",
+        "--steps",
+        "3",
+        "--stages",
+        "1",
+    ];
+    args.extend(images.iter().map(String::as_str));
+    assert_succeeded(&cnncodec(&args));
+    let trained = cnncodec::ModelWeights::load(&out.join("model.cnnmodel")).unwrap();
+    assert_eq!(trained.comcnn_hash(), donor.comcnn_hash());
+    assert_eq!(trained.meta.reccnn, own.meta.reccnn);
+    assert!(
+        trained.meta.provenance.contains(&format!(
+            "its ComCNN replaced by that of '{}'",
+            donor.meta.name
+        )),
+        "{}",
+        trained.meta.provenance
+    );
+    // Only a trained model's ComCNN can be replaced.
+    args[4] = "matconvnet";
+    args[2] = fresh_out.to_str().unwrap();
+    let refused = cnncodec(&args);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--comcnn-from: only with --init MODEL")
+    );
+}
+
 #[test]
 fn training_writes_a_model_the_elements_load() {
     let ctx = setup();
@@ -307,4 +361,5 @@ fn training_writes_a_model_the_elements_load() {
     scales_recorded_and_checked(&ctx);
     the_elements_load_it(&ctx);
     folded_proxy_and_curve(&ctx);
+    comcnn_of_another_model(&ctx);
 }

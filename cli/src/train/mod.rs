@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// How RecCNN starts from --init MODEL
     #[arg(long, value_enum)]
     pub rec_init: Option<RecInit>,
+    /// With --init MODEL: put this model's ComCNN in MODEL's place (a ladder model's RecCNN
+    /// trained on behind a new ComCNN)
+    #[arg(long, value_name = "MODEL")]
+    pub comcnn_from: Option<String>,
     /// Whether a new RecCNN has BatchNorm (no: trained in inference form) [default: yes]
     #[arg(long, value_enum)]
     pub batch_norm: Option<YesNo>,

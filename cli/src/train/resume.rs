@@ -77,6 +77,7 @@ fn refuse_changes(args: &TrainArgs, t: &Trainer, codec: &str, quality: u32) -> R
     }
     let given = [
         ("rec-init", args.rec_init.is_some()),
+        ("comcnn-from", args.comcnn_from.is_some()),
         ("batch-norm", args.batch_norm.is_some()),
         ("com-surrogate", args.com_surrogate.is_some()),
         ("loss-margin", args.loss_margin.is_some()),

@@ -36,11 +36,16 @@ impl Start<'_> {
             .clone()
             .unwrap_or_else(|| cnncodec::net::builtin::ladder_name(self.codec, self.quality));
         let (mut start, origin) = match args.init.parse::<InitScheme>() {
-            Ok(_) if args.rec_init.is_some() => {
+            Ok(_) if args.rec_init.is_some() || args.comcnn_from.is_some() => {
+                let flag = if args.rec_init.is_some() {
+                    "rec-init"
+                } else {
+                    "comcnn-from"
+                };
                 return Err(format!(
-                "--rec-init: only with --init MODEL (a trained model to start from), not --init {}",
-                args.init
-            ))
+                    "--{flag}: only with --init MODEL (a trained model to start from), not --init {}",
+                    args.init
+                ));
             }
             Ok(scheme) => self.initialised(scheme, &name, &options),
             Err(_) => self.trained_model(&name, &options)?,
@@ -111,6 +116,10 @@ impl Start<'_> {
             "initialised from '{}' (content hash {}; {})",
             from.meta.name, from.meta.content_hash, from.meta.provenance
         );
+        let (from, origin) = match &args.comcnn_from {
+            Some(other) => with_comcnn_of(from, other, &origin)?,
+            None => (from, origin),
+        };
         let rec_init = args.rec_init.unwrap_or(RecInit::Fresh);
         let resized = args.features.is_some() || args.depth.is_some();
         match (rec_init, resized) {
@@ -211,6 +220,24 @@ impl Start<'_> {
             option_env!("COMMIT_ID").unwrap_or("unknown")
         ))
     }
+}
+
+/// `from` with the ComCNN of the model `other` in place of its own.
+fn with_comcnn_of(from: ModelWeights, other: &str, origin: &str) -> Result<Origin, String> {
+    let donor = ModelRef::parse(other)
+        .and_then(|m| m.load())
+        .map_err(|e| format!("--comcnn-from {other}: {e}"))?;
+    let described = format!(
+        "{origin}; its ComCNN replaced by that of '{}' (content hash {}, ComCNN hash {})",
+        donor.meta.name,
+        donor.meta.content_hash,
+        donor.comcnn_hash()
+    );
+    let mut w = from;
+    w.comcnn = donor.comcnn;
+    w.meta.comcnn = donor.meta.comcnn;
+    w.meta.content_hash = content_hash(&w.comcnn, &w.reccnn);
+    Ok((w, described))
 }
 
 /// The model with its RecCNN's BatchNorm folded (trained in inference form).
