@@ -142,6 +142,19 @@ fn print_table(rows: &[ModelRow]) {
             m.dataset
         );
     }
+    let earlier = cnncodec::net::builtin::earlier_models();
+    if !earlier.is_empty() {
+        println!(
+            "\nAlso built in, only to play the streams they made (reccnndec picks them by the \
+             stream's tag): {} earlier versions, trained behind an earlier ComCNN ({}).",
+            earlier.len(),
+            earlier
+                .iter()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!("{VIDEO_NOTE}");
 }
 

@@ -112,6 +112,63 @@ fn the_larger_q50_models_decode_streams_of_the_default_encoder() {
     }
 }
 
+#[test]
+fn archives_of_a_ladder_behind_an_earlier_comcnn_are_restored_by_its_kept_models() {
+    // A ladder trained behind a new ComCNN cannot restore the previous ladder's recordings;
+    // the previous ladder stays built in (models/earlier) for them.
+    let dir = util::tmp_dir("earlier-comcnn");
+    let default = cnncodec::net::builtin::DEFAULT_MODEL;
+    // The default followed from the stream or chosen by name; `fast` chosen by its alias.
+    restored_by_kept_version(&dir, default, &["", &format!("model={default}")]);
+    restored_by_kept_version(&dir, "jpeg-q50-fast", &["model=fast"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Archives made behind the ComCNN of the kept earlier version of the built-in `name` (by
+/// that version, and by an even earlier one with a hash no longer known) restore, with
+/// each of `props`, exactly as with that version's file.
+fn restored_by_kept_version(dir: &std::path::Path, name: &str, props: &[&str]) {
+    use cnncodec::net::builtin::{builtin, earlier_models};
+    let today = builtin(name).unwrap();
+    let kept = earlier_models()
+        .iter()
+        .find(|m| {
+            m.name
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .unwrap_or_else(|| panic!("an earlier version of {name} is kept"));
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/earlier")
+        .join(format!("{}.cnnmodel", kept.name));
+    let earlier = cnncodec::ModelWeights::load(&file).unwrap();
+    assert_ne!(earlier.comcnn_hash(), today.comcnn_hash(), "{name}");
+    // (archive_naming names its file by model and ComCNN: move the first one aside.)
+    let older = dir.join(format!("{name}-older.mkv"));
+    std::fs::rename(
+        archive_naming(dir, name, "00000000feedf00d", &earlier.comcnn_hash()),
+        &older,
+    )
+    .unwrap();
+    let by_hash = archive_naming(dir, name, earlier.meta.short_hash(), &earlier.comcnn_hash());
+    let with_file = format!("model-location={}", file.display());
+    let expected = util::play_archive(&by_hash, &with_file).expect_ok();
+    for archive in [&by_hash, &older] {
+        for props in props {
+            let res = util::play_archive(archive, props).expect_ok();
+            assert_eq!(res.sizes(), vec![(64, 48)]);
+            assert_eq!(
+                util::luma_of(&res.samples[0]).data,
+                util::luma_of(&expected.samples[0]).data,
+                "{} with '{props}': restored by the kept {}",
+                archive.display(),
+                kept.name
+            );
+        }
+    }
+}
+
 /// A one-frame archive whose tag says it was made by a model called `name` with content hash
 /// `hash` behind the ComCNN `comcnn`, with no file location: what an earlier build's built-in
 /// model wrote.

@@ -126,10 +126,7 @@ pub fn no_model_message() -> String {
 
 /// Loads the built-in model `name`.
 pub fn builtin(name: &str) -> Result<ModelWeights, ModelError> {
-    let name = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == name)
-        .map_or(name, |(_, full)| full);
+    let name = full_name(name);
     let model = BUILTIN.iter().find(|m| m.name == name).ok_or_else(|| {
         if BUILTIN.is_empty() {
             ModelError::NoneBuiltIn
@@ -146,32 +143,71 @@ pub fn builtin(name: &str) -> Result<ModelWeights, ModelError> {
     )?)
 }
 
-/// The built-in model whose content hash starts with `short_hash` (what a stream names).
+/// Earlier versions of built-in models (`models/earlier/`), kept so that the streams they made
+/// still play: a ladder trained behind a new ComCNN cannot restore the old one's streams.
+/// Each is named by its file (`jpeg-q50-<hash>`); its model name is the built-in one it was.
+pub fn earlier_models() -> &'static [BuiltinModel] {
+    EARLIER
+}
+
+fn earlier(model: &BuiltinModel) -> Option<ModelWeights> {
+    ModelWeights::from_model_bytes(
+        model.bytes,
+        Path::new(&format!("built-in:earlier/{}", model.name)),
+    )
+    .ok()
+}
+
+/// The built-in model, or earlier version of one, whose content hash starts with
+/// `short_hash` (what a stream names).
 pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
     if short_hash.len() < 8 {
         return None;
     }
     // Every built-in model's hash, computed once: hashing them all per stream took
     // milliseconds each time a stream named a model.
-    static HASHES: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    static HASHES: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
     let hashes = HASHES.get_or_init(|| {
-        BUILTIN
-            .iter()
-            .filter_map(|m| builtin(m.name).ok().map(|w| (m.name, w.meta.content_hash)))
+        (0..BUILTIN.len() + EARLIER.len())
+            .filter_map(|i| load_listed(i).map(|w| (i, w.meta.content_hash)))
             .collect()
     });
-    let (name, _) = hashes.iter().find(|(_, h)| h.starts_with(short_hash))?;
-    builtin(name).ok()
+    let (i, _) = hashes.iter().find(|(_, h)| h.starts_with(short_hash))?;
+    load_listed(*i)
+}
+
+/// The `i`-th of the built-in models followed by the earlier versions.
+fn load_listed(i: usize) -> Option<ModelWeights> {
+    match BUILTIN.get(i) {
+        Some(m) => builtin(m.name).ok(),
+        None => earlier(EARLIER.get(i - BUILTIN.len())?),
+    }
 }
 
 /// The built-in model called `name` when it was trained behind the ComCNN with hash
-/// `comcnn_hash`: what decodes a stream made by an earlier version of that built-in model
-/// (a newer ladder keeps the ComCNN and retrains only the RecCNN).
+/// `comcnn_hash`, else the earlier version of it that was: what decodes a stream made by an
+/// earlier version of that built-in model (a newer ladder that keeps the ComCNN retrains only
+/// the RecCNN; one with a new ComCNN leaves the previous ladder in `models/earlier/`).
 pub fn builtin_successor(name: &str, comcnn_hash: &str) -> Option<ModelWeights> {
     // The name check keeps aliases (`fast`) out: a stream names the model's own name.
     builtin(name)
         .ok()
         .filter(|w| w.meta.name == name && w.comcnn_hash() == comcnn_hash)
+        .or_else(|| {
+            EARLIER
+                .iter()
+                .rev()
+                .filter_map(earlier)
+                .find(|w| w.meta.name == name && w.comcnn_hash() == comcnn_hash)
+        })
+}
+
+/// The full name of a built-in model given by name or alias (`fast`).
+pub fn full_name(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, full)| full)
 }
 
 /// Loads `location` when given, else the built-in `name` (else the default built-in model).
@@ -210,6 +246,25 @@ mod tests {
         assert!(builtin_successor(name, "fedcba9876543210").is_none());
         assert!(builtin_successor(name, "").is_none());
         assert!(builtin_successor("no-such-model", &comcnn).is_none());
+    }
+
+    #[test]
+    fn earlier_versions_are_found_by_hash_and_by_name_behind_their_comcnn() {
+        for m in earlier_models() {
+            let w = earlier(m).unwrap_or_else(|| panic!("{}: does not load", m.name));
+            let today = builtin(&w.meta.name)
+                .unwrap_or_else(|_| panic!("{}: not an earlier version of a built-in", m.name));
+            assert!(
+                m.name.starts_with(&format!("{}-", w.meta.name)),
+                "{}",
+                m.name
+            );
+            assert_ne!(w.meta.content_hash, today.meta.content_hash, "{}", m.name);
+            let found = builtin_with_hash(w.meta.short_hash()).unwrap();
+            assert_eq!(found.meta.content_hash, w.meta.content_hash, "{}", m.name);
+            let successor = builtin_successor(&w.meta.name, &w.comcnn_hash()).unwrap();
+            assert_eq!(successor.comcnn_hash(), w.comcnn_hash(), "{}", m.name);
+        }
     }
 
     #[test]

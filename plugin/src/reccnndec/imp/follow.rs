@@ -104,7 +104,12 @@ impl RecCnnDec {
             (None, Some(_)) => Some("model"),
             (None, None) => None,
         };
-        let outcome = if let Some(property) = chosen {
+        let outcome = if let Some(weights) = self.earlier_version_of_chosen(&settings, info) {
+            settings
+                .placement()
+                .and_then(|placement| common::load_weights(weights, None, placement))
+                .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
+        } else if let Some(property) = chosen {
             let (name, hash, _) = current.unwrap_or_default();
             Err(format!(
                 "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
@@ -178,6 +183,30 @@ impl RecCnnDec {
             imp = self,
             "the stream was encoded with {describe}, an earlier version of the built-in '{}'; restoring with today's (hash {}), trained behind the same ComCNN",
             info.model_name,
+            weights.meta.short_hash()
+        );
+        Some(weights)
+    }
+}
+
+impl RecCnnDec {
+    /// For `model=NAME` on a stream made behind another ComCNN than today's NAME's: the
+    /// earlier version of NAME trained behind the stream's ComCNN, if one is kept.
+    fn earlier_version_of_chosen(
+        &self,
+        settings: &common::ModelSettings,
+        info: &StreamInfo,
+    ) -> Option<cnncodec::ModelWeights> {
+        use cnncodec::net::builtin::{builtin_successor, full_name};
+        let name = match (&settings.model_location, &settings.model) {
+            (None, Some(name)) if !info.comcnn_hash.is_empty() => full_name(name),
+            _ => return None,
+        };
+        let weights = builtin_successor(name, &info.comcnn_hash)?;
+        gst::warning!(
+            CAT,
+            imp = self,
+            "model={name} was trained behind another ComCNN than the one that made this stream; restoring with the earlier version of {name} (hash {}) trained behind the stream's",
             weights.meta.short_hash()
         );
         Some(weights)
