@@ -25,7 +25,7 @@ common=(--split train,train-video --stages 1 --batch 16 --patch 40 --scales 1,0.
 
 start_of() { # the fifth ladder's model NAME, from git
   local f="$runs/$1-start.cnnmodel"
-  [ -f "$f" ] || git show "$base:models/$1.cnnmodel" > "$f"
+  [ -f "$f" ] || { git show "$base:models/$1.cnnmodel" > "$f.tmp" && mv "$f.tmp" "$f"; }
   echo "$f"
 }
 

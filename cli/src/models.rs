@@ -145,8 +145,9 @@ fn print_table(rows: &[ModelRow]) {
     let earlier = cnncodec::net::builtin::earlier_models();
     if !earlier.is_empty() {
         println!(
-            "\nAlso built in, only to play the streams they made (reccnndec picks them by the \
-             stream's tag): {} earlier versions, trained behind an earlier ComCNN ({}).",
+            "\nAlso built in, only to play the streams they made: {} earlier versions, trained \
+             behind an earlier ComCNN ({}). reccnndec picks them by the stream's tag, or for \
+             model=NAME the earlier version of NAME; these file names are not model names.",
             earlier.len(),
             earlier
                 .iter()

@@ -301,7 +301,8 @@ fn folded_proxy_and_curve(ctx: &Ctx) {
 
 fn comcnn_of_another_model(ctx: &Ctx) {
     // The trained model's RecCNN trained on behind the ComCNN of the folded run (whose ComCNN
-    // stage moved it): the result keeps that ComCNN, its provenance says whose it is.
+    // stage moved it): the result keeps that ComCNN, its provenance says whose it is, and
+    // the same command resumes an interrupted run.
     let (dir, images) = (&ctx.dir, &ctx.images);
     let model = ctx.out.join("model.cnnmodel");
     let donor_file = dir.join("folded/model.cnnmodel");
@@ -309,29 +310,41 @@ fn comcnn_of_another_model(ctx: &Ctx) {
     let own = cnncodec::ModelWeights::load(&model).unwrap();
     assert_ne!(donor.comcnn_hash(), own.comcnn_hash());
     let out = dir.join("behind-other");
-    let fresh_out = dir.join("behind-fresh");
     let _ = std::fs::remove_dir_all(&out);
-    let mut args = vec![
-        "train",
-        "--out",
-        out.to_str().unwrap(),
-        "--init",
-        model.to_str().unwrap(),
-        "--comcnn-from",
-        donor_file.to_str().unwrap(),
-        "--quality",
-        "30",
-        "--patch",
-        "16",
-        "--batch",
-        "6",
-        "--steps",
-        "3",
-        "--stages",
-        "1",
-    ];
-    args.extend(images.iter().map(String::as_str));
-    assert_succeeded(&cnncodec(&args));
+    let command = |init: &str, comcnn_from: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--out",
+            out.to_str().unwrap(),
+            "--init",
+            init,
+            "--comcnn-from",
+            comcnn_from,
+            "--quality",
+            "30",
+            "--patch",
+            "16",
+            "--batch",
+            "6",
+            "--steps",
+            "3",
+            "--stages",
+            "1",
+        ];
+        args.extend(extra);
+        args.extend(images.iter().map(String::as_str));
+        cnncodec(&args)
+    };
+    let (init, from) = (model.to_str().unwrap(), donor_file.to_str().unwrap());
+    assert_succeeded(&command(init, from, &["--stop-after", "1"]));
+    // Resuming with another ComCNN is refused; with the same one it finishes the run.
+    let refused = command(init, init, &[]);
+    assert!(!refused.status.success());
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert!(e.contains("did not start from that model's ComCNN"), "{e}");
+    let resumed = command(init, from, &[]);
+    assert_succeeded(&resumed);
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming"));
     let trained = cnncodec::ModelWeights::load(&out.join("model.cnnmodel")).unwrap();
     assert_eq!(trained.comcnn_hash(), donor.comcnn_hash());
     assert_eq!(trained.meta.reccnn, own.meta.reccnn);
@@ -344,13 +357,11 @@ fn comcnn_of_another_model(ctx: &Ctx) {
         trained.meta.provenance
     );
     // Only a trained model's ComCNN can be replaced.
-    args[4] = "matconvnet";
-    args[2] = fresh_out.to_str().unwrap();
-    let refused = cnncodec(&args);
+    let _ = std::fs::remove_dir_all(&out);
+    let refused = command("matconvnet", from, &[]);
     assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("--comcnn-from: only with --init MODEL")
-    );
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert!(e.contains("--comcnn-from: only with --init MODEL"), "{e}");
 }
 
 #[test]

@@ -145,17 +145,51 @@ pub fn builtin(name: &str) -> Result<ModelWeights, ModelError> {
 
 /// Earlier versions of built-in models (`models/earlier/`), kept so that the streams they made
 /// still play: a ladder trained behind a new ComCNN cannot restore the old one's streams.
-/// Each is named by its file (`jpeg-q50-<hash>`); its model name is the built-in one it was.
+/// Each is named by its file (`jpeg-q50-<short hash>`); its model name is the built-in one it
+/// was.
 pub fn earlier_models() -> &'static [BuiltinModel] {
     EARLIER
 }
 
-fn earlier(model: &BuiltinModel) -> Option<ModelWeights> {
-    ModelWeights::from_model_bytes(
-        model.bytes,
-        Path::new(&format!("built-in:earlier/{}", model.name)),
-    )
-    .ok()
+/// What a stream is matched against, for a built-in model or an earlier version of one.
+struct Listed {
+    model: &'static BuiltinModel,
+    earlier: bool,
+    name: String,
+    content_hash: String,
+    comcnn_hash: String,
+}
+
+impl Listed {
+    fn load(&self) -> Option<ModelWeights> {
+        let label = match self.earlier {
+            false => format!("built-in:{}", self.model.name),
+            true => format!("built-in:earlier/{}", self.model.name),
+        };
+        ModelWeights::from_model_bytes(self.model.bytes, Path::new(&label)).ok()
+    }
+}
+
+/// Every built-in model and earlier version with its hashes, computed once: hashing them all
+/// per stream took milliseconds each time a stream named a model.
+fn listed() -> &'static [Listed] {
+    static LISTED: std::sync::OnceLock<Vec<Listed>> = std::sync::OnceLock::new();
+    LISTED.get_or_init(|| {
+        let all = BUILTIN.iter().map(|m| (m, false));
+        all.chain(EARLIER.iter().map(|m| (m, true)))
+            .filter_map(|(model, earlier)| {
+                let path = Path::new(model.name);
+                let w = ModelWeights::from_model_bytes(model.bytes, path).ok()?;
+                Some(Listed {
+                    model,
+                    earlier,
+                    comcnn_hash: w.comcnn_hash(),
+                    name: w.meta.name,
+                    content_hash: w.meta.content_hash,
+                })
+            })
+            .collect()
+    })
 }
 
 /// The built-in model, or earlier version of one, whose content hash starts with
@@ -164,42 +198,31 @@ pub fn builtin_with_hash(short_hash: &str) -> Option<ModelWeights> {
     if short_hash.len() < 8 {
         return None;
     }
-    // Every built-in model's hash, computed once: hashing them all per stream took
-    // milliseconds each time a stream named a model.
-    static HASHES: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
-    let hashes = HASHES.get_or_init(|| {
-        (0..BUILTIN.len() + EARLIER.len())
-            .filter_map(|i| load_listed(i).map(|w| (i, w.meta.content_hash)))
-            .collect()
-    });
-    let (i, _) = hashes.iter().find(|(_, h)| h.starts_with(short_hash))?;
-    load_listed(*i)
-}
-
-/// The `i`-th of the built-in models followed by the earlier versions.
-fn load_listed(i: usize) -> Option<ModelWeights> {
-    match BUILTIN.get(i) {
-        Some(m) => builtin(m.name).ok(),
-        None => earlier(EARLIER.get(i - BUILTIN.len())?),
-    }
+    listed()
+        .iter()
+        .find(|l| l.content_hash.starts_with(short_hash))?
+        .load()
 }
 
 /// The built-in model called `name` when it was trained behind the ComCNN with hash
-/// `comcnn_hash`, else the earlier version of it that was: what decodes a stream made by an
-/// earlier version of that built-in model (a newer ladder that keeps the ComCNN retrains only
-/// the RecCNN; one with a new ComCNN leaves the previous ladder in `models/earlier/`).
+/// `comcnn_hash`: what decodes a stream made by an earlier version of that built-in model
+/// (a newer ladder that keeps the ComCNN retrains only the RecCNN).
 pub fn builtin_successor(name: &str, comcnn_hash: &str) -> Option<ModelWeights> {
     // The name check keeps aliases (`fast`) out: a stream names the model's own name.
-    builtin(name)
-        .ok()
-        .filter(|w| w.meta.name == name && w.comcnn_hash() == comcnn_hash)
-        .or_else(|| {
-            EARLIER
-                .iter()
-                .rev()
-                .filter_map(earlier)
-                .find(|w| w.meta.name == name && w.comcnn_hash() == comcnn_hash)
-        })
+    listed()
+        .iter()
+        .find(|l| !l.earlier && l.model.name == name && l.comcnn_hash == comcnn_hash)?
+        .load()
+}
+
+/// The kept earlier version of the built-in model called `name` that was trained behind the
+/// ComCNN with hash `comcnn_hash`: what decodes the streams of a ladder that a ladder with a
+/// new ComCNN replaced.
+pub fn earlier_version(name: &str, comcnn_hash: &str) -> Option<ModelWeights> {
+    listed()
+        .iter()
+        .find(|l| l.earlier && l.name == name && l.comcnn_hash == comcnn_hash)?
+        .load()
 }
 
 /// The full name of a built-in model given by name or alias (`fast`).
@@ -250,21 +273,43 @@ mod tests {
 
     #[test]
     fn earlier_versions_are_found_by_hash_and_by_name_behind_their_comcnn() {
-        for m in earlier_models() {
-            let w = earlier(m).unwrap_or_else(|| panic!("{}: does not load", m.name));
-            let today = builtin(&w.meta.name)
-                .unwrap_or_else(|_| panic!("{}: not an earlier version of a built-in", m.name));
-            assert!(
-                m.name.starts_with(&format!("{}-", w.meta.name)),
-                "{}",
-                m.name
+        let mut seen = std::collections::HashSet::new();
+        for l in listed().iter().filter(|l| l.earlier) {
+            let w = l.load().unwrap();
+            let today = builtin(&w.meta.name).unwrap_or_else(|_| {
+                panic!("{}: not an earlier version of a built-in", l.model.name)
+            });
+            assert_eq!(
+                l.model.name,
+                format!("{}-{}", w.meta.name, w.meta.short_hash()),
+                "file name"
             );
-            assert_ne!(w.meta.content_hash, today.meta.content_hash, "{}", m.name);
+            assert_ne!(
+                w.meta.content_hash, today.meta.content_hash,
+                "{}",
+                l.model.name
+            );
+            // One kept version per name and ComCNN, so that a stream finds one answer.
+            assert!(
+                seen.insert((l.name.clone(), l.comcnn_hash.clone())),
+                "{}",
+                l.model.name
+            );
             let found = builtin_with_hash(w.meta.short_hash()).unwrap();
-            assert_eq!(found.meta.content_hash, w.meta.content_hash, "{}", m.name);
-            let successor = builtin_successor(&w.meta.name, &w.comcnn_hash()).unwrap();
-            assert_eq!(successor.comcnn_hash(), w.comcnn_hash(), "{}", m.name);
+            assert_eq!(
+                found.meta.content_hash, w.meta.content_hash,
+                "{}",
+                l.model.name
+            );
+            let by_name = earlier_version(&w.meta.name, &w.comcnn_hash()).unwrap();
+            assert_eq!(
+                by_name.meta.content_hash, w.meta.content_hash,
+                "{}",
+                l.model.name
+            );
+            assert!(earlier_version(&w.meta.name, "fedcba9876543210").is_none());
         }
+        assert_eq!(seen.len(), earlier_models().len(), "every kept file loads");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub rec_init: Option<RecInit>,
     /// With --init MODEL: put this model's ComCNN in MODEL's place (a ladder model's RecCNN
-    /// trained on behind a new ComCNN)
+    /// trained on behind a new ComCNN; ComCNN stages, if any, then train that ComCNN on)
     #[arg(long, value_name = "MODEL")]
     pub comcnn_from: Option<String>,
     /// Whether a new RecCNN has BatchNorm (no: trained in inference form) [default: yes]

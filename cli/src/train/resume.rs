@@ -75,9 +75,22 @@ fn refuse_changes(args: &TrainArgs, t: &Trainer, codec: &str, quality: u32) -> R
             options.scales
         ));
     }
+    if let Some(spec) = &args.comcnn_from {
+        // The same command again resumes; another ComCNN would start another run.
+        let donor = super::start::comcnn_donor(spec)?;
+        if !t
+            .weights
+            .meta
+            .provenance
+            .contains(&super::start::comcnn_replaced_by(&donor))
+        {
+            return Err(format!(
+                "--comcnn-from {spec}: the run in '{out}' did not start from that model's ComCNN; resume with the --comcnn-from it started with, or start a new run"
+            ));
+        }
+    }
     let given = [
         ("rec-init", args.rec_init.is_some()),
-        ("comcnn-from", args.comcnn_from.is_some()),
         ("batch-norm", args.batch_norm.is_some()),
         ("com-surrogate", args.com_surrogate.is_some()),
         ("loss-margin", args.loss_margin.is_some()),

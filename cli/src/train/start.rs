@@ -224,20 +224,36 @@ impl Start<'_> {
 
 /// `from` with the ComCNN of the model `other` in place of its own.
 fn with_comcnn_of(from: ModelWeights, other: &str, origin: &str) -> Result<Origin, String> {
-    let donor = ModelRef::parse(other)
-        .and_then(|m| m.load())
-        .map_err(|e| format!("--comcnn-from {other}: {e}"))?;
-    let described = format!(
-        "{origin}; its ComCNN replaced by that of '{}' (content hash {}, ComCNN hash {})",
-        donor.meta.name,
-        donor.meta.content_hash,
-        donor.comcnn_hash()
-    );
+    let donor = comcnn_donor(other)?;
+    if donor.meta.codec != from.meta.codec {
+        return Err(format!(
+            "--comcnn-from {other}: its ComCNN was trained for {} and the --init model for {}; give a {} model",
+            donor.meta.codec, from.meta.codec, from.meta.codec
+        ));
+    }
+    let described = format!("{origin}; {}", comcnn_replaced_by(&donor));
     let mut w = from;
     w.comcnn = donor.comcnn;
     w.meta.comcnn = donor.meta.comcnn;
     w.meta.content_hash = content_hash(&w.comcnn, &w.reccnn);
     Ok((w, described))
+}
+
+/// The model `--comcnn-from` names.
+pub fn comcnn_donor(spec: &str) -> Result<ModelWeights, String> {
+    ModelRef::parse(spec)
+        .and_then(|m| m.load())
+        .map_err(|e| format!("--comcnn-from {spec}: {e}"))
+}
+
+/// What a run's provenance says when its ComCNN came from `donor` (resuming checks for it).
+pub fn comcnn_replaced_by(donor: &ModelWeights) -> String {
+    format!(
+        "its ComCNN replaced by that of '{}' (content hash {}, ComCNN hash {})",
+        donor.meta.name,
+        donor.meta.content_hash,
+        donor.comcnn_hash()
+    )
 }
 
 /// The model with its RecCNN's BatchNorm folded (trained in inference form).

@@ -104,7 +104,11 @@ impl RecCnnDec {
             (None, Some(_)) => Some("model"),
             (None, None) => None,
         };
-        let outcome = if let Some(weights) = self.earlier_version_of_chosen(&settings, info) {
+        let builtin = match chosen {
+            Some(_) => self.chosen_behind_stream_comcnn(&settings, info),
+            None => self.builtin_for_stream(info, &describe),
+        };
+        let outcome = if let Some(weights) = builtin {
             settings
                 .placement()
                 .and_then(|placement| common::load_weights(weights, None, placement))
@@ -114,11 +118,6 @@ impl RecCnnDec {
             Err(format!(
                 "the stream was encoded with {describe}, but {property} gives '{name}' (hash {hash}): a RecCNN must be paired with the ComCNN that made the stream; set {property} to the encoder's model, or unset it to follow the stream"
             ))
-        } else if let Some(weights) = self.builtin_for_stream(info, &describe) {
-            settings
-                .placement()
-                .and_then(|placement| common::load_weights(weights, None, placement))
-                .map_err(|e| format!("the stream was encoded with {describe}: {e}"))
         } else {
             settings
                 .placement()
@@ -162,51 +161,61 @@ impl RecCnnDec {
 }
 
 impl RecCnnDec {
-    /// The built-in model the stream names by hash, else, for a built-in stream (no file
+    /// The built-in model the stream names by hash; else, for a built-in stream (no file
     /// location) of an earlier version of a built-in model, today's model of that name when it
-    /// shares the stream's ComCNN: its RecCNN restores the stream.
+    /// shares the stream's ComCNN, or the kept earlier version of it that does.
     fn builtin_for_stream(
         &self,
         info: &StreamInfo,
         describe: &str,
     ) -> Option<cnncodec::ModelWeights> {
-        use cnncodec::net::builtin::{builtin_successor, builtin_with_hash};
+        use cnncodec::net::builtin::{builtin_successor, builtin_with_hash, earlier_version};
         if let Some(weights) = builtin_with_hash(&info.model_hash) {
             return Some(weights);
         }
         if info.model_location.is_some() {
             return None;
         }
-        let weights = builtin_successor(&info.model_name, &info.comcnn_hash)?;
+        let name = &info.model_name;
+        let (weights, which) = match builtin_successor(name, &info.comcnn_hash) {
+            Some(w) => (w, "today's"),
+            None => (
+                earlier_version(name, &info.comcnn_hash)?,
+                "the kept earlier version",
+            ),
+        };
         gst::warning!(
             CAT,
             imp = self,
-            "the stream was encoded with {describe}, an earlier version of the built-in '{}'; restoring with today's (hash {}), trained behind the same ComCNN",
-            info.model_name,
+            "the stream was encoded with {describe}, an earlier version of the built-in '{name}'; restoring with {which} (hash {}), trained behind the stream's ComCNN",
             weights.meta.short_hash()
         );
         Some(weights)
     }
-}
 
-impl RecCnnDec {
-    /// For `model=NAME` on a stream made behind another ComCNN than today's NAME's: the
-    /// earlier version of NAME trained behind the stream's ComCNN, if one is kept.
-    fn earlier_version_of_chosen(
+    /// For `model=NAME` on a stream made behind another ComCNN than the loaded NAME's: today's
+    /// NAME, or the kept earlier version of it, trained behind the stream's ComCNN.
+    fn chosen_behind_stream_comcnn(
         &self,
         settings: &common::ModelSettings,
         info: &StreamInfo,
     ) -> Option<cnncodec::ModelWeights> {
-        use cnncodec::net::builtin::{builtin_successor, full_name};
+        use cnncodec::net::builtin::{builtin_successor, earlier_version, full_name};
         let name = match (&settings.model_location, &settings.model) {
             (None, Some(name)) if !info.comcnn_hash.is_empty() => full_name(name),
             _ => return None,
         };
-        let weights = builtin_successor(name, &info.comcnn_hash)?;
-        gst::warning!(
+        let (weights, which) = match builtin_successor(name, &info.comcnn_hash) {
+            Some(w) => (w, "today's"),
+            None => (
+                earlier_version(name, &info.comcnn_hash)?,
+                "the kept earlier version of",
+            ),
+        };
+        gst::info!(
             CAT,
             imp = self,
-            "model={name} was trained behind another ComCNN than the one that made this stream; restoring with the earlier version of {name} (hash {}) trained behind the stream's",
+            "model={name}: this stream was made behind another ComCNN than the loaded one's; restoring with {which} {name} (hash {}), trained behind the stream's",
             weights.meta.short_hash()
         );
         Some(weights)
