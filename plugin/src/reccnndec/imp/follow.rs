@@ -169,25 +169,18 @@ impl RecCnnDec {
         info: &StreamInfo,
         describe: &str,
     ) -> Option<cnncodec::ModelWeights> {
-        use cnncodec::net::builtin::{builtin_successor, builtin_with_hash, earlier_version};
-        if let Some(weights) = builtin_with_hash(&info.model_hash) {
+        if let Some(weights) = cnncodec::net::builtin::builtin_with_hash(&info.model_hash) {
             return Some(weights);
         }
         if info.model_location.is_some() {
             return None;
         }
         let name = &info.model_name;
-        let (weights, which) = match builtin_successor(name, &info.comcnn_hash) {
-            Some(w) => (w, "today's"),
-            None => (
-                earlier_version(name, &info.comcnn_hash)?,
-                "the kept earlier version",
-            ),
-        };
+        let (weights, which) = version_behind(name, &info.comcnn_hash)?;
         gst::warning!(
             CAT,
             imp = self,
-            "the stream was encoded with {describe}, an earlier version of the built-in '{name}'; restoring with {which} (hash {}), trained behind the stream's ComCNN",
+            "the stream was encoded with {describe}, an earlier version of the built-in '{name}'; restoring with {which} {name} (hash {}), trained behind the stream's ComCNN",
             weights.meta.short_hash()
         );
         Some(weights)
@@ -200,18 +193,13 @@ impl RecCnnDec {
         settings: &common::ModelSettings,
         info: &StreamInfo,
     ) -> Option<cnncodec::ModelWeights> {
-        use cnncodec::net::builtin::{builtin_successor, earlier_version, full_name};
         let name = match (&settings.model_location, &settings.model) {
-            (None, Some(name)) if !info.comcnn_hash.is_empty() => full_name(name),
+            (None, Some(name)) if !info.comcnn_hash.is_empty() => {
+                cnncodec::net::builtin::full_name(name)
+            }
             _ => return None,
         };
-        let (weights, which) = match builtin_successor(name, &info.comcnn_hash) {
-            Some(w) => (w, "today's"),
-            None => (
-                earlier_version(name, &info.comcnn_hash)?,
-                "the kept earlier version of",
-            ),
-        };
+        let (weights, which) = version_behind(name, &info.comcnn_hash)?;
         gst::info!(
             CAT,
             imp = self,
@@ -219,6 +207,19 @@ impl RecCnnDec {
             weights.meta.short_hash()
         );
         Some(weights)
+    }
+}
+
+/// The built-in model `name` trained behind the ComCNN with hash `comcnn_hash`: today's, else
+/// the kept earlier version; with the words the log uses for which one it is.
+fn version_behind(name: &str, comcnn_hash: &str) -> Option<(cnncodec::ModelWeights, &'static str)> {
+    use cnncodec::net::builtin::{builtin_successor, earlier_version};
+    match builtin_successor(name, comcnn_hash) {
+        Some(w) => Some((w, "today's")),
+        None => Some((
+            earlier_version(name, comcnn_hash)?,
+            "the kept earlier version of",
+        )),
     }
 }
 
