@@ -185,20 +185,28 @@ fn statistics_measured_afresh(ctx: &Ctx) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--scale 2"));
 }
 
-fn scales_recorded_and_checked(ctx: &Ctx) {
+fn sampling_recorded_and_checked(ctx: &Ctx) {
     let (dir, out, images) = (&ctx.dir, &ctx.out, &ctx.images);
     let model = out.join("model.cnnmodel");
     let args: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
     let _ = (&dir, &out, &images, &model, &args);
-    // Training on the images at two scales: twice the images, recorded in the checkpoint;
-    // resuming with other scales is refused.
+    // Training on the images at two scales (twice the images) and on the hardest of three
+    // candidate patches, both recorded in the checkpoint; resuming with the same command goes
+    // on, with other scales or candidates is refused.
     let scaled_out = dir.join("scaled");
     let _ = std::fs::remove_dir_all(&scaled_out);
     let mut scaled = args.clone();
     scaled[2] = scaled_out.to_str().unwrap();
     let at = scaled.iter().position(|a| *a == "--stages").unwrap() + 1;
     scaled[at] = "1";
-    scaled.extend(["--scales", "1,0.5", "--stop-after", "2"]);
+    scaled.extend([
+        "--scales",
+        "1,0.5",
+        "--patch-candidates",
+        "3",
+        "--stop-after",
+        "2",
+    ]);
     let run = cnncodec(&scaled);
     assert_succeeded(&run);
     let state: String = std::fs::read_to_string(scaled_out.join("checkpoint.json"))
@@ -206,11 +214,23 @@ fn scales_recorded_and_checked(ctx: &Ctx) {
         .split_whitespace()
         .collect();
     assert!(state.contains("\"scales\":[1.0,0.5]"), "{state}");
+    assert!(state.contains("\"patch_candidates\":3"), "{state}");
+    assert_succeeded(&cnncodec(&scaled));
     let at_scales = scaled.iter().position(|a| *a == "1,0.5").unwrap();
     scaled[at_scales] = "1";
     let mismatch = cnncodec(&scaled);
     assert!(!mismatch.status.success());
     assert!(String::from_utf8_lossy(&mismatch.stderr).contains("--scales"));
+    scaled[at_scales] = "1,0.5";
+    let at_candidates = scaled
+        .iter()
+        .position(|a| *a == "--patch-candidates")
+        .unwrap()
+        + 1;
+    scaled[at_candidates] = "2";
+    let mismatch = cnncodec(&scaled);
+    assert!(!mismatch.status.success());
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("--patch-candidates"));
 }
 
 fn the_elements_load_it(ctx: &Ctx) {
@@ -369,7 +389,7 @@ fn training_writes_a_model_the_elements_load() {
     let ctx = setup();
     interrupted_and_resumed(&ctx);
     statistics_measured_afresh(&ctx);
-    scales_recorded_and_checked(&ctx);
+    sampling_recorded_and_checked(&ctx);
     the_elements_load_it(&ctx);
     folded_proxy_and_curve(&ctx);
     comcnn_of_another_model(&ctx);

@@ -133,6 +133,11 @@ pub struct TrainOptions {
     /// the whole patch, zero padding included).
     #[serde(default)]
     pub loss_margin: usize,
+    /// In a RecCNN stage each patch is the one, of this many random candidates, whose upscaled
+    /// input is furthest from the original (1: uniform sampling, the paper's). Larger puts more
+    /// of each batch on edges and texture, where RecCNN has most to restore.
+    #[serde(default = "one_candidate")]
+    pub patch_candidates: usize,
 }
 
 /// The codec's stand-in while ComCNN trains (the real codec is not differentiable).
@@ -157,6 +162,10 @@ impl std::str::FromStr for ComSurrogate {
             ))),
         }
     }
+}
+
+fn one_candidate() -> usize {
+    1
 }
 
 fn original_scale() -> Vec<f64> {
@@ -197,6 +206,7 @@ impl Default for TrainOptions {
             curve_every: 0,
             com_surrogate: ComSurrogate::Identity,
             loss_margin: 0,
+            patch_candidates: one_candidate(),
         }
     }
 }
@@ -298,6 +308,48 @@ pub fn reccnn_inputs(
         pairs.push((up, img.to_unit()));
     }
     Ok(pairs)
+}
+
+/// A training pair and a `patch` x `patch` window in it: of `candidates` uniformly drawn
+/// windows, the one whose input is furthest (squared error) from the original. One candidate
+/// draws exactly what uniform sampling draws.
+fn hardest_of_candidates<'a>(
+    pairs: &'a [(Plane, Plane)],
+    patch: usize,
+    candidates: usize,
+    rng: &mut Rng,
+) -> (&'a Plane, &'a Plane, usize, usize) {
+    let mut best: Option<(f64, &Plane, &Plane, usize, usize)> = None;
+    for _ in 0..candidates {
+        let (up, orig) = &pairs[rng.below(pairs.len())];
+        let (x, y) = (
+            rng.below(up.width - patch + 1),
+            rng.below(up.height - patch + 1),
+        );
+        if candidates == 1 {
+            return (up, orig, x, y);
+        }
+        let error = window_error(up, orig, x, y, patch);
+        if best.as_ref().is_none_or(|(e, ..)| error > *e) {
+            best = Some((error, up, orig, x, y));
+        }
+    }
+    let (_, up, orig, x, y) = best.expect("at least one candidate");
+    (up, orig, x, y)
+}
+
+/// Squared error between two planes over the `size` x `size` window at (x, y).
+fn window_error(a: &Plane, b: &Plane, x: usize, y: usize, size: usize) -> f64 {
+    (y..y + size)
+        .map(|r| {
+            let row = r * a.width + x..r * a.width + x + size;
+            a.data[row.clone()]
+                .iter()
+                .zip(&b.data[row])
+                .map(|(p, q)| f64::from(p - q).powi(2))
+                .sum::<f64>()
+        })
+        .sum()
 }
 
 /// A `patch` x `patch` window of `p` at (x, y), transformed by dihedral element `aug` (0..8).

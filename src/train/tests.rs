@@ -32,6 +32,33 @@ fn patches_cover_the_eight_dihedral_transforms() {
 }
 
 #[test]
+fn patch_candidates_pick_the_window_with_the_largest_error() {
+    // The original is flat; the input differs from it only in a bright 4x4 block at (12, 8).
+    let orig = Plane::new(24, 16, vec![0.5; 24 * 16]);
+    let mut up = orig.clone();
+    for r in 8..12 {
+        for c in 12..16 {
+            up.data[r * 24 + c] = 1.0;
+        }
+    }
+    let pairs = vec![(up, orig)];
+    // One candidate: the same windows, from the same draws, as uniform sampling.
+    let (mut a, mut b) = (Rng(5), Rng(5));
+    for _ in 0..20 {
+        let (_, _, x, y) = hardest_of_candidates(&pairs, 6, 1, &mut a);
+        let _image = b.below(1);
+        assert_eq!((x, y), (b.below(19), b.below(11)));
+    }
+    // Many candidates: a window holding the whole block, every time.
+    let mut rng = Rng(6);
+    for _ in 0..20 {
+        let (_, _, x, y) = hardest_of_candidates(&pairs, 6, 400, &mut rng);
+        assert!((10..=12).contains(&x) && (6..=8).contains(&y), "({x}, {y})");
+        assert_eq!(window_error(&pairs[0].0, &pairs[0].1, x, y, 6), 16.0 * 0.25);
+    }
+}
+
+#[test]
 fn downsampler_start_is_a_plain_down_and_up_sample() {
     let mut m = ModelWeights::random(
         "init",

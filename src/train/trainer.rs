@@ -24,6 +24,11 @@ impl<B: TrainOn> Trainer<B> {
                 options.loss_margin, options.patch
             )));
         }
+        if options.patch_candidates == 0 {
+            return Err(TrainError::Invalid(
+                "patch candidates must be at least 1".into(),
+            ));
+        }
         if options.batch == 0 || options.steps_per_stage == 0 {
             return Err(TrainError::Invalid(
                 "batch and steps per stage must be positive".into(),
@@ -335,11 +340,8 @@ impl<B: TrainOn> Trainer<B> {
         for step in self.state.stage_step..opts.steps_per_stage {
             let (mut inp, mut tgt) = (vec![], vec![]);
             for _ in 0..opts.batch {
-                let (up, orig) = &pairs[rng.below(pairs.len())];
-                let (x, y) = (
-                    rng.below(up.width - opts.patch + 1),
-                    rng.below(up.height - opts.patch + 1),
-                );
+                let (up, orig, x, y) =
+                    hardest_of_candidates(&pairs, opts.patch, opts.patch_candidates, &mut rng);
                 let aug = rng.below(8);
                 let u = patch_of(up, x, y, opts.patch, aug);
                 let o = patch_of(orig, x, y, opts.patch, aug);

@@ -117,6 +117,10 @@ pub struct TrainArgs {
     /// Pixels at each patch edge left out of RecCNN's loss [default: 0]
     #[arg(long, value_name = "N")]
     pub loss_margin: Option<usize>,
+    /// RecCNN patches: the hardest (largest error before RecCNN) of N random windows
+    /// (1: uniform, the paper's) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub patch_candidates: Option<usize>,
     /// RecCNN's feature channels [default: 64, or the --init model's]
     #[arg(long, value_name = "N")]
     pub features: Option<usize>,

@@ -75,6 +75,15 @@ fn refuse_changes(args: &TrainArgs, t: &Trainer, codec: &str, quality: u32) -> R
             options.scales
         ));
     }
+    if args
+        .patch_candidates
+        .is_some_and(|k| k != options.patch_candidates)
+    {
+        return Err(format!(
+            "--patch-candidates: the run in '{out}' draws each patch from {} candidates; resume without --patch-candidates or start a new run",
+            options.patch_candidates
+        ));
+    }
     if let Some(spec) = &args.comcnn_from {
         // The same command again resumes; another ComCNN would start another run.
         let donor = super::start::comcnn_donor(spec)?;

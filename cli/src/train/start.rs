@@ -76,6 +76,7 @@ impl Start<'_> {
             scales: scales_option(args)?.unwrap_or_else(|| defaults.scales.clone()),
             curve_every: args.curve_every.unwrap_or(0),
             loss_margin: args.loss_margin.unwrap_or(0),
+            patch_candidates: args.patch_candidates.unwrap_or(defaults.patch_candidates),
             com_surrogate: args.com_surrogate.map(Into::into).unwrap_or_default(),
         })
     }
