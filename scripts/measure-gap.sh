@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where the gap between the project's q50 RecCNN and the paper authors' released one lies
 # (docs/experiments.md, "Where the gap to the released model lies"), on the paper's four images at compact
-# quality 50. Needs ../shared/reference. About 9 minutes here; with --long also the
+# quality 50, and how the BD-PSNR gap splits between the two networks. Needs ../shared/reference.
+# About 10 minutes here; with --long also the
 # training-form losses on 96x96 patches, the released RecCNN trained 300 steps on our data
 # (1e-5) and re-measured with its own statistics put back, and its statistics measured afresh
 # at two scales (about 40 minutes more).
@@ -32,6 +33,15 @@ point released-no-reccnn $out/released-no-reccnn $ref/images
 point ours-no-reccnn $out/ours-no-reccnn $ref/images
 point ours $ours $ref/images
 point ours-com-released-rec $out/ours-com-released-rec $ref/images
+# BD-PSNR over compact qualities 10-70: the released RecCNN behind our ComCNN against ours (the
+# RecCNNs' share of the gap), and the released pair against that (the ComCNNs' share).
+sweep() { # NAME MODEL OTHER-NAME OTHER-MODEL: BD of OTHER against NAME
+  $bin eval --model "$2@10,20,30,40,50,60,70" --name "$1" --also-model "$4@10,20,30,40,50,60,70" \
+    --also-name "$3" --jpeg-qualities 10 --out "$out/sweep-$1-$3" $ref/images 2>/dev/null |
+    grep "^BD $3 vs $1 (psnr-y)"
+}
+sweep ours $ours ours-com-released-rec $out/ours-com-released-rec
+sweep ours-com-released-rec $out/ours-com-released-rec released $rel
 # Training-form loss of both RecCNNs on the same batches of training patches (lr 1e-12: the
 # weights do not move). STEPS SEED BATCH PATCH
 losses() {
