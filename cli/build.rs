@@ -19,4 +19,8 @@ fn main() {
         println!("cargo:rerun-if-changed={dir}/HEAD");
         println!("cargo:rerun-if-changed={dir}/index");
     }
+    // An edit to the sources makes the tree dirty without touching HEAD or the index.
+    for sources in ["src", "../src", "Cargo.toml", "../Cargo.toml"] {
+        println!("cargo:rerun-if-changed={sources}");
+    }
 }

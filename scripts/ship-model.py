@@ -3,7 +3,10 @@
 NAME (the library requires it to match the file name) and the provenance says it was renamed.
 The networks' bytes, and so the content hash streams name, are unchanged.
 
-  scripts/ship-model.py RUN_DIR/model.cnnmodel models/NAME.cnnmodel
+  scripts/ship-model.py RUN_DIR/model.cnnmodel models/NAME.cnnmodel [--note TEXT]
+
+--note appends TEXT to the provenance (for example the commit that holds the code a run was
+trained with, where the binary recorded an earlier one).
 
 Plain Python, no packages.
 """
@@ -17,6 +20,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
     ap.add_argument("dest", help="models/NAME.cnnmodel: NAME is the shipped name")
+    ap.add_argument("--note", help="appended to the provenance")
     args = ap.parse_args()
     name = os.path.basename(args.dest)
     if not name.endswith(".cnnmodel"):
@@ -32,6 +36,8 @@ def main():
         meta["provenance"] = (
             meta.get("provenance", "").rstrip() + f" Renamed '{old}' -> '{name}' when shipped."
         )
+    if args.note:
+        meta["provenance"] = meta.get("provenance", "").rstrip() + " " + args.note.strip()
     header["__metadata__"]["cnncodec.meta"] = json.dumps(meta, separators=(",", ":"))
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # keep the tensor data 8-byte aligned
