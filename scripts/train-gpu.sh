@@ -16,7 +16,8 @@
 # The run: `cnncodec train --backend cuda` from the default jpeg-q50 (its ComCNN, the ladder's,
 # kept; its 32 x 10 RecCNN grown to 64 x 20 computing the same function, Net2Net), one RecCNN
 # stage at compact quality 50 with the stock jpegenc/jpegdec in the loop, batch 64 of 48x48
-# patches (the data for it is prepared once, on the machine's CPU), learning rate 3e-4 -> 1e-5.
+# patches, each the hardest of 4 windows, from the images at 1, 0.5 and 0.35 of their size (the
+# data for it is prepared once, on the machine's CPU), learning rate 3e-4 -> 1e-5.
 # Killed by the timeout, it leaves its last checkpoint, which comes back as the model (the
 # device's $OUT starts empty on every call, so a later call starts afresh). Back here,
 # measure it with `cnncodec eval --split dev-eval --model gpu-out/model.cnnmodel@30,40,50,60,70`
@@ -88,7 +89,7 @@ run() {
         --split train,train-video --out "$out/run" --quality 50 --init jpeg-q50 \
         --rec-init grow --features 64 --depth 20 --stages 1 --steps "$steps" \
         --batch 64 --patch 48 --rec-lr 3e-4:1e-5 --seed 64 --checkpoint-every 250 \
-        --name jpeg-q50-gpu > "$out/train.out" 2>&1
+        --scales 1,0.5,0.35 --patch-candidates 4 --name jpeg-q50-gpu > "$out/train.out" 2>&1
     local rc=$?
     set -e
     echo "train exit $rc after $((SECONDS - started)) s (124: stopped by the 9-minute timeout, checkpointed)" | tee -a "$out/report.txt"
