@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Long runs of jpeg-q50-paper (64 x 20) across sessions, each from the shipped model of commit
-# 503d47d (scripts/train-q50-paper-grown.sh), at compact quality 50 with the training images also
+# Long runs of jpeg-q50-paper (64 x 20) across sessions, each from a shipped jpeg-q50-paper (the
+# recipe names the commit), at compact quality 50 with the training images also
 # at 0.5 and 0.35 of their size, the learning curve every 2,000 steps. Detached and resumable
 # (the same command continues the run from its last checkpoint; on a fresh checkout from a run
 # parked with scripts/park-run.sh):
-#   setsid nohup scripts/train-q50-paper-long.sh [hard] > runs/paper-long.log 2>&1 &
+#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2] > runs/paper-long.log 2>&1 &
 # Recipes:
-#   (none)  STEPS (default 30,000, about 5 hours at 0.57 s a step), 1.5e-4 -> 1e-5, seed 803,
-#           uniform patches; into runs/paper-long/jpeg-q50
-#   hard    STEPS (default 6,000, about an hour), 1e-4 -> 1e-5, seed 804, each patch the
-#           hardest of 4 random windows (--patch-candidates 4); into runs/paper-hard/jpeg-q50
+#   (none)  from 503d47d's model (scripts/train-q50-paper-grown.sh): STEPS (default 30,000,
+#           about 5 hours at 0.57 s a step), 1.5e-4 -> 1e-5, seed 803, uniform patches; into
+#           runs/paper-long/jpeg-q50
+#   hard    from 503d47d's model: STEPS (default 6,000, about an hour), 1e-4 -> 1e-5, seed 804,
+#           each patch the hardest of 4 random windows (--patch-candidates 4); into
+#           runs/paper-hard/jpeg-q50 (shipped in 2935f01)
+#   hard2   from 2935f01's model (the hard run's): STEPS (default 10,000, about 95 minutes),
+#           1e-4 -> 1e-5, seed 805, --patch-candidates 4; into runs/paper-hard2/jpeg-q50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,16 +21,23 @@ bash scripts/install-deps.sh
 cargo build --release -p cnncodec-cli --locked
 bin=target/release/cnncodec
 case "${1:-}" in
-"") runs=runs/paper-long recipe=(--steps "${STEPS:-30000}" --rec-lr 1.5e-4:1e-5 --seed 803) ;;
+"")
+    runs=runs/paper-long from=503d47d
+    recipe=(--steps "${STEPS:-30000}" --rec-lr 1.5e-4:1e-5 --seed 803)
+    ;;
 hard)
-    runs=runs/paper-hard
+    runs=runs/paper-hard from=503d47d
     recipe=(--steps "${STEPS:-6000}" --rec-lr 1e-4:1e-5 --seed 804 --patch-candidates 4)
     ;;
-*) echo "usage: $0 [hard]" >&2; exit 2 ;;
+hard2)
+    runs=runs/paper-hard2 from=2935f01
+    recipe=(--steps "${STEPS:-10000}" --rec-lr 1e-4:1e-5 --seed 805 --patch-candidates 4)
+    ;;
+*) echo "usage: $0 [hard|hard2]" >&2; exit 2 ;;
 esac
 mkdir -p "$runs"
 start="$runs/jpeg-q50-paper-start.cnnmodel"
-[ -f "$start" ] || git show "503d47d:models/jpeg-q50-paper.cnnmodel" > "$start"
+[ -f "$start" ] || git show "$from:models/jpeg-q50-paper.cnnmodel" > "$start"
 bash scripts/park-run.sh restore "$runs/jpeg-q50"
 "$bin" train --out "$runs/jpeg-q50" --quality 50 --init "$start" \
   --split train,train-video --stages 1 "${recipe[@]}" --batch 16 --patch 40 \
