@@ -4,7 +4,7 @@
 # at 0.5 and 0.35 of their size, the learning curve every 2,000 steps. Detached and resumable
 # (the same command continues the run from its last checkpoint; on a fresh checkout from a run
 # parked with scripts/park-run.sh):
-#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2] > runs/paper-long.log 2>&1 &
+#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2|hard3] > runs/paper-long.log 2>&1 &
 # Recipes:
 #   (none)  from 503d47d's model (scripts/train-q50-paper-grown.sh): STEPS (default 30,000,
 #           about 5 hours at 0.57 s a step), 1.5e-4 -> 1e-5, seed 803, uniform patches; into
@@ -14,6 +14,8 @@
 #           runs/paper-hard/jpeg-q50 (shipped in 2935f01)
 #   hard2   from 2935f01's model (the hard run's): STEPS (default 10,000, about 95 minutes),
 #           1e-4 -> 1e-5, seed 805, --patch-candidates 4; into runs/paper-hard2/jpeg-q50
+#           (shipped in 81ef9e6)
+#   hard3   the same from 81ef9e6's model (hard2's), seed 806; into runs/paper-hard3/jpeg-q50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -33,7 +35,11 @@ hard2)
     runs=runs/paper-hard2 from=2935f01
     recipe=(--steps "${STEPS:-10000}" --rec-lr 1e-4:1e-5 --seed 805 --patch-candidates 4)
     ;;
-*) echo "usage: $0 [hard|hard2]" >&2; exit 2 ;;
+hard3)
+    runs=runs/paper-hard3 from=81ef9e6
+    recipe=(--steps "${STEPS:-10000}" --rec-lr 1e-4:1e-5 --seed 806 --patch-candidates 4)
+    ;;
+*) echo "usage: $0 [hard|hard2|hard3]" >&2; exit 2 ;;
 esac
 mkdir -p "$runs"
 start="$runs/jpeg-q50-paper-start.cnnmodel"
