@@ -17,7 +17,7 @@
 #           (shipped in 81ef9e6)
 #   hard3   from 81ef9e6's model (hard2's): STEPS (default 10,000), 5e-5 -> 1e-5 (each restart
 #           at 1e-4 dipped 0.03 dB for its first 2,000 steps), seed 806, --patch-candidates 4;
-#           into runs/paper-hard3/jpeg-q50
+#           into runs/paper-hard3/jpeg-q50 (shipped in 1535e40)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
