@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Obtain the project's training/evaluation images (lossless PNGs of real scenes).
 #
-# Usage: scripts/fetch-data.sh [--download] [--full-res] [--only PKG[,PKG...]] [--keep-tmp] [DEST]
+# Usage: scripts/fetch-data.sh [--download] [--full-res] [--texture] [--only PKG[,PKG...]] [--keep-tmp] [DEST]
 #
 #   DEST          where to put the data (default: data/ in the repository, git-ignored)
 #   --download    ignore a local mirror and re-derive everything from the registries
@@ -9,6 +9,10 @@
 #                 resolution of their source JPEGs (1280x1024 to 6028x3391, 215 Mpixel;
 #                 scripts/data/manifest-full.csv, about 170 MB of Debian packages,
 #                 always downloaded: no local mirror holds them)
+#   --texture     also the split `train-texture`: 9 small photographs dense with edges and
+#                 texture (brick, grass, gravel, coins, text from scikit-image; three 500x500
+#                 CC0 photographs from libjxl-testdata; scripts/data/manifest-texture.csv),
+#                 always downloaded (about 70 MB of packages)
 #   --only PKGS   download path only: restrict to these manifest packages
 #                 (e.g. --only scikit-image,opencv-doc); mainly for testing
 #   --keep-tmp    keep the temporary download directory (its path is printed)
@@ -45,6 +49,7 @@ PY="${PYTHON:-python3}"
 
 FORCE_DOWNLOAD=0
 FULL_RES=0
+TEXTURE=0
 ONLY=""
 KEEP_TMP=0
 DEST=""
@@ -52,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --download) FORCE_DOWNLOAD=1 ;;
         --full-res) FULL_RES=1 ;;
+        --texture) TEXTURE=1 ;;
         --only) ONLY="${2:?--only needs a list of packages}"; shift ;;
         --only=*) ONLY="${1#--only=}" ;;
         --keep-tmp) KEEP_TMP=1 ;;
@@ -87,7 +93,7 @@ if [[ $FORCE_DOWNLOAD -eq 0 && -z "$ONLY" && -f "$SHARED/manifest.csv" ]]; then
 fi
 
 # ---------------------------------------------------------------- download path
-[[ -n "${COPIED:-}" && $FULL_RES -eq 0 ]] && { log "done: $DEST"; exit 0; }
+[[ -n "${COPIED:-}" && $FULL_RES -eq 0 && $TEXTURE -eq 0 ]] && { log "done: $DEST"; exit 0; }
 need gst-launch-1.0 "Install gstreamer1.0-tools (scripts/install-deps.sh)."
 need gst-inspect-1.0 "Install gstreamer1.0-tools (scripts/install-deps.sh)."
 missing_el=()
@@ -198,13 +204,16 @@ if [[ -z "${COPIED:-}" ]]; then
     fi
     "$PY" "$TOOL" verify --dims --manifest "$MANIFEST" --dest "$DEST" ${ONLY:+--only "$ONLY"}
 fi
-if [[ $FULL_RES -eq 1 ]]; then
-    download_missing "$FULL_MANIFEST"
-    cp -f "$FULL_MANIFEST" "$DEST/manifest-full.csv"
+# extra_set MANIFEST SPLIT: a split that no local mirror holds, downloaded beside the rest.
+# Same decoder as the recorded sha256 (gdk-pixbuf) on Debian 12; elsewhere the pixels may
+# differ slightly, so sizes and modes are what must match.
+extra_set() {
+    download_missing "$1"
+    cp -f "$1" "$DEST/$(basename "$1")"
     mkdir -p "$DEST/splits"
-    cp -f "$REPO_ROOT/scripts/data/train-full.txt" "$DEST/splits/train-full.txt"
-    # Same decoder as the recorded sha256 (gdk-pixbuf's libjpeg) on Debian 12; elsewhere
-    # the pixels may differ slightly, so sizes and modes are what must match.
-    "$PY" "$TOOL" verify --dims --manifest "$FULL_MANIFEST" --dest "$DEST"
-fi
+    cp -f "$REPO_ROOT/scripts/data/$2.txt" "$DEST/splits/$2.txt"
+    "$PY" "$TOOL" verify --dims --manifest "$1" --dest "$DEST"
+}
+[[ $FULL_RES -eq 1 ]] && extra_set "$FULL_MANIFEST" train-full
+[[ $TEXTURE -eq 1 ]] && extra_set "$REPO_ROOT/scripts/data/manifest-texture.csv" train-texture
 log "done: $DEST"

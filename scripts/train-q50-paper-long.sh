@@ -4,7 +4,7 @@
 # at 0.5 and 0.35 of their size, the learning curve every 2,000 steps. Detached and resumable
 # (the same command continues the run from its last checkpoint; on a fresh checkout from a run
 # parked with scripts/park-run.sh):
-#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2|hard3] > runs/paper-long.log 2>&1 &
+#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2|hard3|texture] > runs/paper-long.log 2>&1 &
 # Recipes:
 #   (none)  from 503d47d's model (scripts/train-q50-paper-grown.sh): STEPS (default 30,000,
 #           about 5 hours at 0.57 s a step), 1.5e-4 -> 1e-5, seed 803, uniform patches; into
@@ -18,12 +18,14 @@
 #   hard3   from 81ef9e6's model (hard2's): STEPS (default 10,000), 5e-5 -> 1e-5 (each restart
 #           at 1e-4 dipped 0.03 dB for its first 2,000 steps), seed 806, --patch-candidates 4;
 #           into runs/paper-hard3/jpeg-q50 (shipped in 1535e40)
+#   texture as hard3, from 1535e40's model (hard3's), seed 807, STEPS default 8,000, with the
+#           split train-texture added (scripts/fetch-data.sh --texture: 9 small photographs
+#           dense with edges and texture); into runs/paper-texture/jpeg-q50
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
+split=train,train-video
 case "${1:-}" in
 "")
     runs=runs/paper-long from=503d47d
@@ -41,15 +43,16 @@ hard3)
     runs=runs/paper-hard3 from=81ef9e6
     recipe=(--steps "${STEPS:-10000}" --rec-lr 5e-5:1e-5 --seed 806 --patch-candidates 4)
     ;;
-*) echo "usage: $0 [hard|hard2|hard3]" >&2; exit 2 ;;
+texture)
+    runs=runs/paper-texture from=1535e40 split=train,train-video,train-texture
+    recipe=(--steps "${STEPS:-8000}" --rec-lr 5e-5:1e-5 --seed 807 --patch-candidates 4)
+    extra_split train-texture
+    ;;
+*) echo "usage: $0 [hard|hard2|hard3|texture]" >&2; exit 2 ;;
 esac
-mkdir -p "$runs"
 start="$runs/jpeg-q50-paper-start.cnnmodel"
-if [ ! -f "$start" ]; then
-    git show "$from:models/jpeg-q50-paper.cnnmodel" > "$start.part"
-    mv "$start.part" "$start"
-fi
+model_at "$from" jpeg-q50-paper "$start"
 bash scripts/park-run.sh restore "$runs/jpeg-q50"
 "$bin" train --out "$runs/jpeg-q50" --quality 50 --init "$start" \
-  --split train,train-video --stages 1 "${recipe[@]}" --batch 16 --patch 40 \
+  --split "$split" --stages 1 "${recipe[@]}" --batch 16 --patch 40 \
   --scales 1,0.5,0.35 --checkpoint-every 250 --curve-every 2000 --name jpeg-q50-paper
