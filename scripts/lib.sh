@@ -39,6 +39,10 @@ model_at() {
     local commit="$1" name="$2" file="$3"
     [ -f "$file" ] && return 0
     mkdir -p "$(dirname "$file")"
-    git show "$commit:models/$name.cnnmodel" > "$file.part"
+    if ! git show "$commit:models/$name.cnnmodel" > "$file.part"; then
+        rm -f "$file.part"
+        echo "model_at: no models/$name.cnnmodel at commit $commit" >&2
+        return 1
+    fi
     mv "$file.part" "$file"
 }

@@ -15,10 +15,8 @@
 #   FEATURES=32 DEPTH=14 STEPS=8000 scripts/train-default-wide.sh 30 20 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 steps="${STEPS:-30000}"
 features="${FEATURES:-48}" depth="${DEPTH:-12}"
 if [ "$features.$depth" = 48.12 ]; then
@@ -30,7 +28,7 @@ mkdir -p "$runs"
 for q in ${@:-50}; do
   out="$runs/jpeg-q$q"
   start="$runs/jpeg-q$q-start.cnnmodel"
-  [ -f "$start" ] || git show "8118f38:models/jpeg-q$q.cnnmodel" > "$start"
+  model_at 8118f38 "jpeg-q$q" "$start"
   [ -f "$out/model.cnnmodel" ] && continue
   bash scripts/park-run.sh restore "$out"
   "$bin" train --out "$out" --quality "$q" --init "$start" --rec-init grow --features "$features" --depth "$depth" \

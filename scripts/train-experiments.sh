@@ -9,14 +9,12 @@
 #   (default: all; each 3,000-step run about 5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || bash scripts/fetch-data.sh --full-res
-[ -f data/splits/train-full.txt ] || bash scripts/fetch-data.sh --full-res
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
+extra_split train-full
 mkdir -p runs/exp
 start=runs/exp/jpeg-q50-583b144.cnnmodel
-[ -f "$start" ] || git show 583b144:models/jpeg-q50.cnnmodel > "$start"
+model_at 583b144 jpeg-q50 "$start"
 common=(--quality 50 --init "$start" --stages 1 --steps 3000 --rec-lr 1e-4:1e-5 --seed 7
         --checkpoint-every 500 --batch 16)
 one() { # NAME EXTRA...

@@ -15,13 +15,11 @@
 #   scripts/train-fast.sh [own-comcnn|round2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 mkdir -p runs/fast
 start=runs/fast/start.cnnmodel
-[ -f "$start" ] || git show 583b144:models/jpeg-q50-fast.cnnmodel > "$start"
+model_at 583b144 jpeg-q50-fast "$start"
 common=(--quality 50 --split train,train-video --batch 16 --patch 40 --checkpoint-every 250)
 [ -f runs/fast/grown/model.cnnmodel ] || "$bin" train --out runs/fast/grown --init "$start" \
   --rec-init grow --features 16 --depth 4 --stages 1 --steps 6000 --rec-lr 1e-3:1e-5 --seed 161 \
@@ -36,7 +34,7 @@ if [ "${1:-}" = own-comcnn ] && [ ! -f runs/fast/own-comcnn/model.cnnmodel ]; th
 fi
 if [ "${1:-}" = round2 ] && [ ! -f runs/fast/round2/model.cnnmodel ]; then
   start2=runs/fast/round2-start.cnnmodel
-  [ -f "$start2" ] || git show fdf408e:models/jpeg-q50-fast.cnnmodel > "$start2"
+  model_at fdf408e jpeg-q50-fast "$start2"
   "$bin" train --out runs/fast/round2 --init "$start2" --stages 1 --steps 60000 \
     --rec-lr 2e-4:1e-5 --scales 1,0.5 --seed 165 --curve-every 10000 --name jpeg-q50-fast \
     "${common[@]}"

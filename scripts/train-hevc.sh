@@ -7,10 +7,8 @@
 #   scripts/train-hevc.sh [QP...]      (default: 26 30 34 38 42)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 steps="${STEPS:-3000}"
 mkdir -p runs/hevc
 for qp in ${@:-26 30 34 38 42}; do

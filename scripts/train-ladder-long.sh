@@ -15,10 +15,8 @@
 #   scripts/train-ladder-long.sh [QUALITY...]     (default: 50 30 10 20 70)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 base="${BASE:-583b144}"
 runs="${OUT:-runs/ladder-long}"
 steps="${STEPS:-8000}"
@@ -29,7 +27,7 @@ mkdir -p "$runs"
 for q in ${@:-50 30 10 20 70}; do
   out="$runs/jpeg-q$q"
   start="$runs/jpeg-q$q-start.cnnmodel"
-  [ -f "$start" ] || git show "$base:models/jpeg-q$q.cnnmodel" > "$start"
+  model_at "$base" "jpeg-q$q" "$start"
   [ -f "$out/model.cnnmodel" ] && continue
   "$bin" train --out "$out" --quality "$q" --init "$start" --split train,train-video \
     --stages 1 --steps "$steps" --batch 16 --patch 40 --rec-lr "$lr" --seed "$((seed + q))" --scales "$scales" \

@@ -13,10 +13,8 @@
 # (jpeg-q50: runs/com2/rec-q50).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 runs=runs/com2
 base=2840872
 mkdir -p "$runs"
@@ -25,7 +23,7 @@ common=(--split train,train-video --stages 1 --batch 16 --patch 40 --scales 1,0.
 
 start_of() { # the fifth ladder's model NAME, from git
   local f="$runs/$1-start.cnnmodel"
-  [ -f "$f" ] || { git show "$base:models/$1.cnnmodel" > "$f.tmp" && mv "$f.tmp" "$f"; }
+  model_at "$base" "$1" "$f"
   echo "$f"
 }
 

@@ -14,10 +14,8 @@
 #   scripts/train-ladder.sh [QUALITY...]     (default: 10 20 30 50 70, then fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build -p cnncodec-cli --locked
-bin=target/debug/cnncodec
+. scripts/lib.sh
+training_setup debug
 # These runs used burn's generic convolution backward (they predate src/train/fastconv/, whose
 # im2col backward is the default now: same maths, different rounding); the flag keeps theirs.
 common=(--split train,train-video --stages 1 --batch 16 --patch 40 --conv-backward generic)

@@ -9,15 +9,13 @@
 #   setsid nohup scripts/train-q50-paper-grown.sh > runs/paper7.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
-bin=target/release/cnncodec
+. scripts/lib.sh
+training_setup release
 steps="${STEPS:-8000}"
 runs=runs/paper7
 mkdir -p "$runs"
 start="$runs/jpeg-q50-wide-start.cnnmodel"
-[ -f "$start" ] || git show "8b10111:models/jpeg-q50-wide.cnnmodel" > "$start"
+model_at 8b10111 jpeg-q50-wide "$start"
 bash scripts/park-run.sh restore "$runs/jpeg-q50"
 "$bin" train --out "$runs/jpeg-q50" --quality 50 --init "$start" --rec-init grow --features 64 --depth 20 \
   --split train,train-video --stages 1 --steps "$steps" --batch 16 --patch 40 \

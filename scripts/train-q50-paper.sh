@@ -14,10 +14,8 @@
 # Re-running resumes an unfinished run from its checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build -p cnncodec-cli --locked
-bin=target/debug/cnncodec
+. scripts/lib.sh
+training_setup debug
 [ -f runs/jpeg-q50-long-1500.cnnmodel ] || {
   $bin train --out runs/jpeg-q50-long --quality 50 --split train,train-video \
     --init models/jpeg-q50.cnnmodel --stages 1 --steps 5000 --rec-lr 3e-4:1e-5 --seed 51 \
