@@ -1,13 +1,14 @@
-# Set-up shared by the training scripts; sourced (`. scripts/lib.sh` from the repository root
-# after `cd "$(dirname "$0")/.."`), not run.
+# Set-up shared by the training and measuring scripts; sourced (`. scripts/lib.sh` from the
+# repository root after `cd "$(dirname "$0")/.."`), not run.
 #
-#   training_setup [release|debug]  install what training needs, obtain the training images
-#                                   unless a data folder is there, build the CLI; sets $bin
+#   setup_cli [release|debug]       install what the CLI needs, obtain the training and
+#                                   evaluation images unless a data folder is there, build
+#                                   the CLI; sets $bin
 #   extra_split NAME                the extra split train-full or train-texture in data/,
 #                                   fetched (scripts/fetch-data.sh) unless there
 #   model_at COMMIT NAME FILE       the built-in model NAME as of COMMIT into FILE unless there
 
-training_setup() {
+setup_cli() {
     bash scripts/install-deps.sh
     [ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
     case "${1:-release}" in
@@ -19,7 +20,7 @@ training_setup() {
         cargo build -p cnncodec-cli --locked
         bin=target/debug/cnncodec
         ;;
-    *) echo "training_setup: release or debug, not '$1'" >&2; return 2 ;;
+    *) echo "setup_cli: release or debug, not '$1'" >&2; return 2 ;;
     esac
 }
 

@@ -9,9 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-200}
 out=${2:-runs/loss-curves}
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
+. scripts/lib.sh
+setup_cli release
 rm -rf "$out"
 mkdir -p "$out"
 for backward in generic fast; do

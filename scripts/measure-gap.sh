@@ -12,10 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=../shared/reference
 [ -d "$ref/official-qf50" ] || { echo "measure-gap: $ref/official-qf50 is missing" >&2; exit 1; }
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build -p cnncodec-cli --locked
-bin=target/debug/cnncodec
+. scripts/lib.sh
+setup_cli debug
 ours=${OURS:-models/jpeg-q50-paper.cnnmodel}
 rel=$ref/official-qf50
 out=runs/gap

@@ -17,9 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
 shift || true
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build --release -p cnncodec-cli --locked
+. scripts/lib.sh
+setup_cli release
 if [ "$which" = jpeg ] || [ "$which" = all ]; then
   target/release/cnncodec eval --split dev-eval \
     --model jpeg-q10@10,12 --model jpeg-q20 --model jpeg-q30 --model jpeg-q50 --model jpeg-q70 \

@@ -10,10 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-runs/resume-demo}"
-bash scripts/install-deps.sh
-[ -d data/splits ] || [ -d ../shared/data/splits ] || bash scripts/fetch-data.sh
-cargo build -p cnncodec-cli --locked
-bin=target/debug/cnncodec
+. scripts/lib.sh
+setup_cli debug
 rm -rf "$out"
 # The command of scripts/train-ladder-comcnn.sh that made models/jpeg-q50-fast.cnnmodel (with
 # burn's generic convolution backward, which that run used: it predates src/train/fastconv/).

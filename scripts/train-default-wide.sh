@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 steps="${STEPS:-30000}"
 features="${FEATURES:-48}" depth="${DEPTH:-12}"
 if [ "$features.$depth" = 48.12 ]; then

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 extra_split train-full
 mkdir -p runs/exp
 start=runs/exp/jpeg-q50-583b144.cnnmodel

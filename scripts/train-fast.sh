@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 mkdir -p runs/fast
 start=runs/fast/start.cnnmodel
 model_at 583b144 jpeg-q50-fast "$start"

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 steps="${STEPS:-3000}"
 mkdir -p runs/hevc
 for qp in ${@:-26 30 34 38 42}; do

@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup debug
+setup_cli debug
 # These runs used burn's generic convolution backward (they predate src/train/fastconv/, whose
 # im2col backward is the default now: same maths, different rounding); the flag keeps theirs.
 common=(--split train,train-video --batch 16 --patch 40 --conv-backward generic)

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 base="${BASE:-583b144}"
 runs="${OUT:-runs/ladder-long}"
 steps="${STEPS:-8000}"

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 steps="${STEPS:-8000}"
 runs=runs/paper7
 mkdir -p "$runs"

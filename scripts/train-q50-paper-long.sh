@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup release
+setup_cli release
 split=train,train-video
 case "${1:-}" in
 "")

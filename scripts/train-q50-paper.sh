@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-training_setup debug
+setup_cli debug
 [ -f runs/jpeg-q50-long-1500.cnnmodel ] || {
   $bin train --out runs/jpeg-q50-long --quality 50 --split train,train-video \
     --init models/jpeg-q50.cnnmodel --stages 1 --steps 5000 --rec-lr 3e-4:1e-5 --seed 51 \
