@@ -4,7 +4,7 @@
 # at 0.5 and 0.35 of their size, the learning curve every 2,000 steps. Detached and resumable
 # (the same command continues the run from its last checkpoint; on a fresh checkout from a run
 # parked with scripts/park-run.sh):
-#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2|hard3|texture] > runs/paper-long.log 2>&1 &
+#   setsid nohup scripts/train-q50-paper-long.sh [hard|hard2|hard3|texture|anneal] > runs/paper-long.log 2>&1 &
 # Recipes:
 #   (none)  from 503d47d's model (scripts/train-q50-paper-grown.sh): STEPS (default 30,000,
 #           about 5 hours at 0.57 s a step), 1.5e-4 -> 1e-5, seed 803, uniform patches; into
@@ -20,7 +20,9 @@
 #           into runs/paper-hard3/jpeg-q50 (shipped in 1535e40)
 #   texture as hard3, from 1535e40's model (hard3's), seed 807, STEPS default 8,000, with the
 #           split train-texture added (scripts/fetch-data.sh --texture: 9 small photographs
-#           dense with edges and texture); into runs/paper-texture/jpeg-q50
+#           dense with edges and texture); into runs/paper-texture/jpeg-q50 (not shipped)
+#   anneal  from 1535e40's model, the texture recipe below the other runs' final rate: STEPS
+#           (default 3,000), 1e-5 -> 1e-6, seed 808; into runs/paper-anneal/jpeg-q50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -48,7 +50,12 @@ texture)
     recipe=(--steps "${STEPS:-8000}" --rec-lr 5e-5:1e-5 --seed 807 --patch-candidates 4)
     extra_split train-texture
     ;;
-*) echo "usage: $0 [hard|hard2|hard3|texture]" >&2; exit 2 ;;
+anneal)
+    runs=runs/paper-anneal from=1535e40 split=train,train-video,train-texture
+    recipe=(--steps "${STEPS:-3000}" --rec-lr 1e-5:1e-6 --seed 808 --patch-candidates 4)
+    extra_split train-texture
+    ;;
+*) echo "usage: $0 [hard|hard2|hard3|texture|anneal]" >&2; exit 2 ;;
 esac
 start="$runs/jpeg-q50-paper-start.cnnmodel"
 model_at "$from" jpeg-q50-paper "$start"
