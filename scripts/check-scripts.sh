@@ -10,6 +10,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 . scripts/lib.sh
 commit="$(git log -n 1 --format=%h -- models/jpeg-q50.cnnmodel)"
+[ -n "$commit" ] || { echo "check-scripts: no commit holds models/jpeg-q50.cnnmodel" >&2; exit 1; }
 model_at "$commit" jpeg-q50 "$tmp/a/model.cnnmodel"
 cmp -s <(git show "$commit:models/jpeg-q50.cnnmodel") "$tmp/a/model.cnnmodel" ||
     { echo "check-scripts: model_at wrote another file than git holds" >&2; exit 1; }

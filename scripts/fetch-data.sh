@@ -10,7 +10,7 @@
 #                 scripts/data/manifest-full.csv, about 170 MB of Debian packages,
 #                 always downloaded: no local mirror holds them)
 #   --texture     also the split `train-texture`: 9 small photographs dense with edges and
-#                 texture (brick, grass, gravel, coins, text from scikit-image; three 500x500
+#                 texture (brick, grass, gravel, coins, text, page from scikit-image; three 500x500
 #                 CC0 photographs from libjxl-testdata; scripts/data/manifest-texture.csv),
 #                 always downloaded (about 70 MB of packages)
 #   --only PKGS   download path only: restrict to these manifest packages

@@ -21,14 +21,14 @@ mkdir -p "$runs"
 common=(--split train,train-video --stages 1 --batch 16 --patch 40 --scales 1,0.5
   --checkpoint-every 250)
 
-start_of() { # the fifth ladder's model NAME, from git
-  local f="$runs/$1-start.cnnmodel"
-  model_at "$base" "$1" "$f"
-  echo "$f"
+start_of() { # the fifth ladder's model NAME from git into $start
+  start="$runs/$1-start.cnnmodel"
+  model_at "$base" "$1" "$start"
 }
 
 comcnn="$runs/com-q50/model.cnnmodel"
-[ -f "$comcnn" ] || "$bin" train --out "$runs/com-q50" --quality 50 --init "$(start_of jpeg-q50)" \
+[ -f "$comcnn" ] || start_of jpeg-q50
+[ -f "$comcnn" ] || "$bin" train --out "$runs/com-q50" --quality 50 --init "$start" \
   --first-stage com "${common[@]}" --steps 2000 --com-lr 3e-4:1e-5 --seed 501 \
   --curve-every 500 --name jpeg-q50-com2
 
@@ -37,7 +37,8 @@ behind() {
   local name=$1 q=$2 steps=$3 seed=$4
   shift 4
   [ -f "$runs/$name/model.cnnmodel" ] && return
-  "$bin" train --out "$runs/$name" --quality "$q" --init "$(start_of "$name")" \
+  start_of "$name"
+  "$bin" train --out "$runs/$name" --quality "$q" --init "$start" \
     --comcnn-from "$comcnn" "${common[@]}" --steps "$steps" --rec-lr 2e-4:1e-5 \
     --seed "$seed" --name "$name" "$@"
 }
