@@ -212,7 +212,7 @@ extra_set() {
     cp -f "$1" "$DEST/$(basename "$1")"
     mkdir -p "$DEST/splits"
     cp -f "$REPO_ROOT/scripts/data/$2.txt" "$DEST/splits/$2.txt"
-    "$PY" "$TOOL" verify --dims --manifest "$1" --dest "$DEST"
+    "$PY" "$TOOL" verify --dims --manifest "$1" --dest "$DEST" ${ONLY:+--only "$ONLY"}
 }
 [[ $FULL_RES -eq 1 ]] && extra_set "$FULL_MANIFEST" train-full
 [[ $TEXTURE -eq 1 ]] && extra_set "$REPO_ROOT/scripts/data/manifest-texture.csv" train-texture
