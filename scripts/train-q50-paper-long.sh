@@ -22,7 +22,8 @@
 #           split train-texture added (scripts/fetch-data.sh --texture: 9 small photographs
 #           dense with edges and texture); into runs/paper-texture/jpeg-q50 (not shipped)
 #   anneal  from 1535e40's model, the texture recipe below the other runs' final rate: STEPS
-#           (default 3,000), 1e-5 -> 1e-6, seed 808; into runs/paper-anneal/jpeg-q50
+#           (default 3,000), 1e-5 -> 1e-6, seed 808; into runs/paper-anneal/jpeg-q50 (not
+#           shipped; docs/training.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
