@@ -62,6 +62,29 @@ impl ModelRef {
     }
 }
 
+/// `reccnndec`'s `self-ensemble`: RecCNN on 1, 2, 4 or 8 flips and transposes of the frame,
+/// averaged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SelfEnsemble {
+    #[default]
+    Off,
+    Mirror,
+    Mirrors,
+    Full,
+}
+
+impl SelfEnsemble {
+    /// The `reccnndec` property that selects it (nothing for the default).
+    pub fn decoder_property(self) -> &'static str {
+        match self {
+            Self::Off => "",
+            Self::Mirror => "self-ensemble=mirror",
+            Self::Mirrors => "self-ensemble=mirrors",
+            Self::Full => "self-ensemble=full",
+        }
+    }
+}
+
 /// A stock codec at one operating point, as the pipelines run it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Stock {
@@ -257,13 +280,19 @@ pub fn plain_jpeg(img: &GrayImage, quality: u32) -> Result<Coded, String> {
 
 /// The framework: ComCNN, the codec on the compact image, RecCNN (`comcnnenc` widens the
 /// compact image to whole JPEG blocks itself, [`Stock::compact_setting`]).
-pub fn framework(img: &GrayImage, model: Option<&ModelRef>, codec: Stock) -> Result<Coded, String> {
+pub fn framework(
+    img: &GrayImage,
+    model: Option<&ModelRef>,
+    codec: Stock,
+    ensemble: SelfEnsemble,
+) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
+    let ensemble_prop = ensemble.decoder_property();
     let launch = format!(
         "appsrc name=src ! comcnnenc {model_prop} {} ! {} ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec {decoder_prop} \
-         ! appsink name=sink",
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} \
+         ! reccnndec {decoder_prop} {ensemble_prop} ! appsink name=sink",
         codec.compact_setting(),
         codec.encoder(),
         codec.decoder()
@@ -311,13 +340,15 @@ pub fn framework_rgb(
     img: &RgbImage,
     model: Option<&ModelRef>,
     codec: Stock,
+    ensemble: SelfEnsemble,
 ) -> Result<CodedRgb, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
+    let ensemble_prop = ensemble.decoder_property();
     let launch = format!(
         "appsrc name=src ! {TO_JPEG_YUV} ! comcnnenc {model_prop} {} ! {} ! tee name=t \
-         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} ! reccnndec {decoder_prop} ! {TO_RGB} \
-         ! appsink name=sink",
+         ! queue ! appsink name=jpeg sync=false t. ! queue ! {} \
+         ! reccnndec {decoder_prop} {ensemble_prop} ! {TO_RGB} ! appsink name=sink",
         codec.compact_setting(),
         codec.encoder(),
         codec.decoder()
@@ -474,7 +505,7 @@ mod tests {
         let img = GrayImage::new(w, h, data);
         gstcnncodec::runner::init();
         let first = plain(&img, Stock::Jpeg(5)).unwrap();
-        let first_fw = framework(&img, None, Stock::Jpeg(20)).unwrap();
+        let first_fw = framework(&img, None, Stock::Jpeg(20), SelfEnsemble::Off).unwrap();
         assert_eq!((first.image.width, first.image.height), (w, h));
         assert_eq!((first_fw.image.width, first_fw.image.height), (w, h));
         for _ in 0..8 {
@@ -482,7 +513,7 @@ mod tests {
             let _noise: Vec<Vec<u8>> = (1..40).map(|n| vec![n as u8; n * 37]).collect();
             let again = plain(&img, Stock::Jpeg(5)).unwrap();
             assert_eq!((again.bytes, &again.image), (first.bytes, &first.image));
-            let again = framework(&img, None, Stock::Jpeg(20)).unwrap();
+            let again = framework(&img, None, Stock::Jpeg(20), SelfEnsemble::Off).unwrap();
             assert_eq!(
                 (again.bytes, &again.image),
                 (first_fw.bytes, &first_fw.image)

@@ -419,3 +419,73 @@ fn planes_of(sample: &gst::Sample) -> Vec<cnncodec::GrayImage> {
         })
         .collect()
 }
+
+/// `self-ensemble` restores what the core's ensemble of the loaded network computes (RecCNN on
+/// the frame's flips and transposes, turned back, averaged), on a frame that is not square.
+#[test]
+fn self_ensemble_restores_the_mean_over_flips_and_transposes() {
+    use cnncodec::net::backend::BackendKind;
+    use cnncodec::net::ensemble::SelfEnsemble;
+    use cnncodec::pipeline::restore_luma;
+    let dir = util::tmp_dir("ensemble");
+    let model = util::tiny_model(&dir, 11);
+    let compact = cnncodec::GrayImage::new(
+        45,
+        31,
+        (0..45 * 31)
+            .map(|i| ((i * 37 + (i / 45) * 11) % 251) as u8)
+            .collect(),
+    );
+    let restored = |mode: &str| {
+        let played = util::run(
+            &format!(
+                "appsrc name=src ! reccnndec model-location={} width=89 height=61 \
+                 self-ensemble={mode} ! appsink name=sink",
+                model.display()
+            ),
+            vec![util::gray_frame(&compact)],
+            Duration::from_secs(60),
+        )
+        .expect_ok();
+        util::luma_of(&played.samples[0])
+    };
+    let weights = cnncodec::ModelWeights::load(&model).unwrap();
+    let engine = cnncodec::load_engine(&weights, BackendKind::Cpu, 0).unwrap();
+    let off = restored("off");
+    assert_eq!(off, restore_luma(engine.as_ref(), &compact, 89, 61));
+    for (mode, passes) in [("mirror", 2), ("mirrors", 4), ("full", 8)] {
+        let ensemble = SelfEnsemble::new(engine.clone(), passes).unwrap();
+        let expected = restore_luma(&ensemble, &compact, 89, 61);
+        let got = restored(mode);
+        assert_eq!(got, expected, "self-ensemble={mode}");
+        assert_ne!(got, off, "self-ensemble={mode} changes the picture");
+    }
+}
+
+/// `cnnjpegdec` passes `self-ensemble` to the `reccnndec` inside it.
+#[test]
+fn cnnjpegdec_hands_self_ensemble_to_its_reccnndec() {
+    util::init();
+    let nick = |e: &gst::Element| {
+        let v = e.property_value("self-ensemble");
+        gst::glib::EnumValue::from_value(&v)
+            .unwrap()
+            .1
+            .nick()
+            .to_owned()
+    };
+    let bin = gst::ElementFactory::make("cnnjpegdec")
+        .property_from_str("self-ensemble", "mirrors")
+        .build()
+        .unwrap();
+    let inner = bin
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .iterate_elements()
+        .into_iter()
+        .map(Result::unwrap)
+        .find(|e| e.factory().is_some_and(|f| f.name() == "reccnndec"))
+        .expect("a reccnndec inside");
+    assert_eq!(nick(&inner), "mirrors");
+    assert_eq!(nick(&bin), "mirrors");
+}

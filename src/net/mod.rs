@@ -6,5 +6,6 @@ pub mod backend;
 pub mod builtin;
 pub mod cpu;
 pub mod engine;
+pub mod ensemble;
 pub mod trust;
 pub mod weights;

@@ -6,13 +6,19 @@ use cnncodec::eval::rd::RdPoint;
 use cnncodec::frame::image::RgbImage;
 use cnncodec::GrayImage;
 
-use crate::codec::{framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, Stock};
+use crate::codec::{
+    framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, SelfEnsemble, Stock,
+};
 
 /// One operating point of a curve: how to code an image.
 #[derive(Clone)]
 pub enum Operating {
     Plain(Stock),
-    Framework { model: ModelRef, codec: Stock },
+    Framework {
+        model: ModelRef,
+        codec: Stock,
+        ensemble: SelfEnsemble,
+    },
 }
 
 /// Measurements of one image at one operating point.
@@ -90,13 +96,26 @@ fn measure_rgb(original: &RgbImage, coded: &CodedRgb) -> Result<Measure, String>
 pub fn code_and_measure(img: &Original, op: &Operating) -> Result<Measure, String> {
     match (&img.rgb, op) {
         (None, Operating::Plain(c)) => measure(&img.luma, &plain(&img.luma, *c)?),
-        (None, Operating::Framework { model, codec }) => {
-            measure(&img.luma, &framework(&img.luma, Some(model), *codec)?)
-        }
+        (
+            None,
+            Operating::Framework {
+                model,
+                codec,
+                ensemble,
+            },
+        ) => measure(
+            &img.luma,
+            &framework(&img.luma, Some(model), *codec, *ensemble)?,
+        ),
         (Some(rgb), Operating::Plain(c)) => measure_rgb(rgb, &plain_rgb(rgb, *c)?),
-        (Some(rgb), Operating::Framework { model, codec }) => {
-            measure_rgb(rgb, &framework_rgb(rgb, Some(model), *codec)?)
-        }
+        (
+            Some(rgb),
+            Operating::Framework {
+                model,
+                codec,
+                ensemble,
+            },
+        ) => measure_rgb(rgb, &framework_rgb(rgb, Some(model), *codec, *ensemble)?),
     }
 }
 

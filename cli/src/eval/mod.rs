@@ -33,7 +33,7 @@ use measure::{code_and_measure, Curve, Operating, Original};
 use report::Results;
 
 use crate::args::{CodecArg, Colour, ImageArgs};
-use crate::codec::{ModelRef, Stock};
+use crate::codec::{ModelRef, SelfEnsemble, Stock};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
 const DEFAULT_J2K_BPP: &str = "0.05,0.075,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75";
@@ -60,6 +60,13 @@ pub struct EvalArgs {
     /// The second framework curve's name
     #[arg(long, value_name = "NAME", default_value = "second framework curve")]
     pub also_name: String,
+    /// reccnndec's self-ensemble for the --model curve: RecCNN on the mirrored (mirror,
+    /// mirrors) or also transposed (full) frame, averaged; 2, 4 or 8 times the decoding time
+    #[arg(long, value_enum, default_value_t = SelfEnsemble::Off)]
+    pub self_ensemble: SelfEnsemble,
+    /// reccnndec's self-ensemble for the --also-model curve
+    #[arg(long, value_enum, default_value_t = SelfEnsemble::Off)]
+    pub also_self_ensemble: SelfEnsemble,
     /// Plain JPEG's qualities
     #[arg(long, value_name = "Q,Q...", default_value = DEFAULT_JPEG_QUALITIES)]
     pub jpeg_qualities: String,
@@ -208,22 +215,32 @@ fn build_curves(args: &EvalArgs, codec: &'static str) -> Result<(Vec<Curve>, usi
     };
     let anchors = curves.len();
     // The framework curve, and optionally a second one (`--also-model`) to compare with it.
-    for (specs, option, name) in [
-        (&args.models, "model", &args.name),
-        (&args.also_models, "also-model", &args.also_name),
+    for (specs, option, name, ensemble) in [
+        (&args.models, "model", &args.name, args.self_ensemble),
+        (
+            &args.also_models,
+            "also-model",
+            &args.also_name,
+            args.also_self_ensemble,
+        ),
     ] {
-        let fw = framework_points(specs, option, codec)?;
+        let fw = framework_points(specs, option, codec, ensemble)?;
         if !fw.is_empty() {
             curves.push(Curve {
                 name: name.clone(),
-                description: if codec == "jpeg2000" {
-                    "comcnnenc ! j2kenc compression-ratio=R ! openjpegdec ! reccnndec"
-                } else if codec == "hevc" {
-                    "comcnnenc ! x265enc qp=QP key-int-max=1 ! h265parse ! avdec_h265 ! reccnndec"
-                } else {
-                    "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec"
-                }
-                .into(),
+                description: format!(
+                    "{} {}",
+                    if codec == "jpeg2000" {
+                        "comcnnenc ! j2kenc compression-ratio=R ! openjpegdec ! reccnndec"
+                    } else if codec == "hevc" {
+                        "comcnnenc ! x265enc qp=QP key-int-max=1 ! h265parse ! avdec_h265 ! reccnndec"
+                    } else {
+                        "comcnnenc ! jpegenc (islow) ! jpegdec (islow) ! reccnndec"
+                    },
+                    ensemble.decoder_property()
+                )
+                .trim_end()
+                .to_owned(),
                 points: fw,
                 per_image: vec![],
             });
@@ -319,6 +336,7 @@ fn framework_points(
     specs: &[String],
     option: &str,
     codec: &str,
+    ensemble: SelfEnsemble,
 ) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
     for spec in specs {
@@ -347,6 +365,7 @@ fn framework_points(
                     Operating::Framework {
                         model: model.clone(),
                         codec: stock,
+                        ensemble,
                     },
                 ));
             }

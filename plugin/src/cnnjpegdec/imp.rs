@@ -57,13 +57,14 @@ impl ObjectImpl for CnnJpegDec {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let mut props = common::model_properties();
             props.push(common::stream_model_dirs_property());
+            props.push(common::self_ensemble_property());
             props
         });
         PROPS.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if pspec.name() == "stream-model-dirs" {
+        if matches!(pspec.name(), "stream-model-dirs" | "self-ensemble") {
             self.reccnndec.set_property_from_value(pspec.name(), value);
             return;
         }
@@ -71,7 +72,7 @@ impl ObjectImpl for CnnJpegDec {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "stream-model-dirs" {
+        if matches!(pspec.name(), "stream-model-dirs" | "self-ensemble") {
             return self.reccnndec.property_value(pspec.name());
         }
         common::model_property(&self.settings.lock().unwrap(), pspec).expect("a model property")

@@ -152,6 +152,39 @@ pub fn model_properties() -> Vec<glib::ParamSpec> {
     ]
 }
 
+/// The `self-ensemble` property: how many flips and transposes of each frame RecCNN runs on.
+#[derive(Debug, Default, Eq, PartialEq, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstCnnCodecSelfEnsemble")]
+pub enum SelfEnsembleMode {
+    #[default]
+    #[enum_value(name = "Off: one network pass", nick = "off")]
+    Off = 1,
+    #[enum_value(
+        name = "The frame and its left-right mirror: 2 passes",
+        nick = "mirror"
+    )]
+    Mirror = 2,
+    #[enum_value(name = "The frame and its three mirrors: 4 passes", nick = "mirrors")]
+    Mirrors = 4,
+    #[enum_value(name = "Mirrors and transposes: 8 passes", nick = "full")]
+    Full = 8,
+}
+
+/// reccnndec's (and cnnjpegdec's) self-ensemble setting.
+pub fn self_ensemble_property() -> glib::ParamSpec {
+    glib::ParamSpecEnum::builder_with_default("self-ensemble", SelfEnsembleMode::Off)
+        .nick("Self-ensemble")
+        .blurb(
+            "Run RecCNN on mirrored (mirror, mirrors) or also transposed (full) copies of \
+             each frame and average the turned-back results: higher PSNR (+0.13 dB with full \
+             on the paper's images at compact quality 50) for 2, 4 or 8 times the decoding \
+             time. For archive playback and stills, not for live viewing",
+        )
+        .mutable_playing()
+        .build()
+}
+
 /// reccnndec's (and cnnjpegdec's) trust setting for model files named by streams.
 pub fn stream_model_dirs_property() -> glib::ParamSpec {
     glib::ParamSpecString::builder("stream-model-dirs")

@@ -9,6 +9,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, Padding, StreamInfo};
+use cnncodec::net::ensemble::SelfEnsemble;
 use cnncodec::pipeline::{
     compact_size, is_original_of, resize_plane, restore_luma_checked, MAX_PADDING,
 };
@@ -32,6 +33,7 @@ struct Settings {
     height: u32,
     /// Directories a model file named by the stream may be read from (`:`-separated).
     stream_model_dirs: String,
+    self_ensemble: common::SelfEnsembleMode,
 }
 
 #[derive(Default)]
@@ -65,6 +67,7 @@ impl Default for RecCnnDec {
                 width: 0,
                 height: 0,
                 stream_model_dirs: String::new(),
+                self_ensemble: common::SelfEnsembleMode::Off,
             }),
             state: Mutex::new(State::default()),
             info_probe: Mutex::new(None),
@@ -102,6 +105,7 @@ impl ObjectImpl for RecCnnDec {
                 );
             }
             props.push(common::stream_model_dirs_property());
+            props.push(common::self_ensemble_property());
             props.push(common::stats_property());
             props
         });
@@ -116,6 +120,7 @@ impl ObjectImpl for RecCnnDec {
             "stream-model-dirs" => {
                 s.stream_model_dirs = value.get::<Option<String>>().unwrap().unwrap_or_default()
             }
+            "self-ensemble" => s.self_ensemble = value.get().expect("type checked"),
             _ => {
                 common::set_model_property(&mut s.model, value, pspec);
             }
@@ -140,6 +145,7 @@ impl ObjectImpl for RecCnnDec {
             "width" => s.width.to_value(),
             "height" => s.height.to_value(),
             "stream-model-dirs" => s.stream_model_dirs.to_value(),
+            "self-ensemble" => s.self_ensemble.to_value(),
             _ => common::model_property(&s.model, pspec).expect("known property"),
         }
     }
@@ -415,9 +421,17 @@ impl VideoFilterImpl for RecCnnDec {
         } else {
             decoded
         };
+        let passes = self.settings.lock().unwrap().self_ensemble as usize;
+        let engine: std::sync::Arc<dyn cnncodec::Engine> = if passes > 1 {
+            let ensemble = SelfEnsemble::new(model.engine.clone(), passes)
+                .expect("every mode is an offered size");
+            std::sync::Arc::new(ensemble)
+        } else {
+            model.engine.clone()
+        };
         let started = std::time::Instant::now();
         let restored = common::guard("RecCNN", || {
-            restore_luma_checked(model.engine.as_ref(), &decoded, w, h).map_err(|e| e.to_string())
+            restore_luma_checked(engine.as_ref(), &decoded, w, h).map_err(|e| e.to_string())
         })
         .and_then(|r| r)
         .map_err(|e| {

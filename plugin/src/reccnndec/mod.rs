@@ -19,13 +19,17 @@ glib::wrapper! {
     /// file it names only from a directory listed in `stream-model-dirs`; `model` /
     /// `model-location` are for streams that lost their tag. `qos` is
     /// off (every frame is restored); set it for live viewing to drop late frames before the
-    /// network. `stats` and the LATENCY query work as in `comcnnenc`.
+    /// network. `stats` and the LATENCY query work as in `comcnnenc`. `self-ensemble` trades
+    /// decoding time for quality: RecCNN also runs on mirrored (and transposed) copies of each
+    /// frame and the results are averaged, for archive playback and stills.
     ///
     /// ## Example launch line
     ///
     /// ```bash
     /// gst-launch-1.0 filesrc location=archive.mkv ! matroskademux ! jpegdec idct-method=islow ! \
     ///     reccnndec ! videoconvert ! autovideosink
+    /// gst-launch-1.0 filesrc location=archive.mkv ! matroskademux ! jpegdec idct-method=islow ! \
+    ///     reccnndec self-ensemble=full ! videoconvert ! pngenc ! multifilesink location=f%05d.png
     /// gst-launch-1.0 filesrc location=camera.mkv ! matroskademux ! h264parse ! avdec_h264 ! \
     ///     reccnndec ! videoconvert ! autovideosink
     /// ```
