@@ -63,3 +63,44 @@ fn eval_writes_curves_bd_and_plot() {
         .unwrap()
         .contains("<polyline"));
 }
+
+/// `--self-ensemble` changes the decoding only: the same bytes, another picture, and the
+/// curve says how it was decoded.
+#[test]
+fn eval_self_ensemble_keeps_the_bytes_and_changes_the_picture() {
+    let dir = std::env::temp_dir().join(format!("cnncodec-eval-se-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data: Vec<u8> = (0..72 * 56)
+        .map(|i| (((i % 72) * 5 + (i / 72) * 2 + (i * 13) % 23) % 256) as u8)
+        .collect();
+    let image = dir.join("texture.png");
+    write_png_gray(&image, &GrayImage::new(72, 56, data)).unwrap();
+    let framework_curve = |mode: &str| {
+        let out = dir.join(mode);
+        let status = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
+            .args(["eval", "--jpeg-qualities", "10,50", "--self-ensemble", mode])
+            // A trained model: a random one's output saturates whatever it is given.
+            .args(["--model", "fast@30,60"])
+            .arg("--out")
+            .arg(&out)
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("rd.json")).unwrap()).unwrap();
+        report["curves"][1].clone()
+    };
+    let (off, full) = (framework_curve("off"), framework_curve("full"));
+    assert_eq!(off["results"]["bpp"], full["results"]["bpp"]);
+    assert_ne!(off["results"]["psnr-y"], full["results"]["psnr-y"]);
+    assert!(full["description"]
+        .as_str()
+        .unwrap()
+        .ends_with("reccnndec self-ensemble=full"));
+    assert!(off["description"].as_str().unwrap().ends_with("reccnndec"));
+}
