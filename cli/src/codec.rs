@@ -65,7 +65,7 @@ impl ModelRef {
 /// `reccnndec`'s `self-ensemble`: RecCNN on 1, 2, 4 or 8 flips and transposes of the frame,
 /// averaged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum SelfEnsemble {
+pub enum SelfEnsembleMode {
     #[default]
     Off,
     Mirror,
@@ -73,7 +73,7 @@ pub enum SelfEnsemble {
     Full,
 }
 
-impl SelfEnsemble {
+impl SelfEnsembleMode {
     /// The `reccnndec` property that selects it (nothing for the default).
     pub fn decoder_property(self) -> &'static str {
         match self {
@@ -284,7 +284,7 @@ pub fn framework(
     img: &GrayImage,
     model: Option<&ModelRef>,
     codec: Stock,
-    ensemble: SelfEnsemble,
+    ensemble: SelfEnsembleMode,
 ) -> Result<Coded, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
@@ -340,7 +340,7 @@ pub fn framework_rgb(
     img: &RgbImage,
     model: Option<&ModelRef>,
     codec: Stock,
-    ensemble: SelfEnsemble,
+    ensemble: SelfEnsembleMode,
 ) -> Result<CodedRgb, String> {
     let model_prop = model.map(ModelRef::element_property).unwrap_or_default();
     let decoder_prop = model.map(ModelRef::decoder_property).unwrap_or_default();
@@ -505,7 +505,7 @@ mod tests {
         let img = GrayImage::new(w, h, data);
         gstcnncodec::runner::init();
         let first = plain(&img, Stock::Jpeg(5)).unwrap();
-        let first_fw = framework(&img, None, Stock::Jpeg(20), SelfEnsemble::Off).unwrap();
+        let first_fw = framework(&img, None, Stock::Jpeg(20), SelfEnsembleMode::Off).unwrap();
         assert_eq!((first.image.width, first.image.height), (w, h));
         assert_eq!((first_fw.image.width, first_fw.image.height), (w, h));
         for _ in 0..8 {
@@ -513,7 +513,7 @@ mod tests {
             let _noise: Vec<Vec<u8>> = (1..40).map(|n| vec![n as u8; n * 37]).collect();
             let again = plain(&img, Stock::Jpeg(5)).unwrap();
             assert_eq!((again.bytes, &again.image), (first.bytes, &first.image));
-            let again = framework(&img, None, Stock::Jpeg(20), SelfEnsemble::Off).unwrap();
+            let again = framework(&img, None, Stock::Jpeg(20), SelfEnsembleMode::Off).unwrap();
             assert_eq!(
                 (again.bytes, &again.image),
                 (first_fw.bytes, &first_fw.image)

@@ -6,7 +6,7 @@
 
 use gst::prelude::*;
 
-use crate::codec::SelfEnsemble;
+use crate::codec::SelfEnsembleMode;
 
 /// One restored frame of an archive, by an accurate seek.
 #[derive(clap::Args, Debug)]
@@ -27,9 +27,9 @@ pub struct FrameArgs {
     #[arg(long, value_name = "DIRS")]
     pub model_dirs: Option<String>,
     /// RecCNN on the frame's mirrors (mirror, mirrors) or also its transposes (full),
-    /// averaged: a slightly better picture for 2, 4 or 8 times the decoding time
-    #[arg(long, value_enum, default_value_t = SelfEnsemble::Off)]
-    pub self_ensemble: SelfEnsemble,
+    /// averaged: a picture a little closer to the original for 2, 4 or 8 RecCNN passes
+    #[arg(long, value_enum, default_value_t = SelfEnsembleMode::Off)]
+    pub self_ensemble: SelfEnsembleMode,
     /// A Matroska file, or a quoted glob of segment files
     #[arg(value_name = "ARCHIVE.mkv|'SEGMENT-GLOB'")]
     pub archive: String,
@@ -58,7 +58,7 @@ fn restored_frame_at(
     archive: &str,
     at: gst::ClockTime,
     model_dirs: &str,
-    ensemble: SelfEnsemble,
+    ensemble: SelfEnsembleMode,
 ) -> Result<Vec<u8>, String> {
     gstcnncodec::runner::init();
     let quoted = archive.replace('"', "\\\"");

@@ -104,3 +104,15 @@ fn eval_self_ensemble_keeps_the_bytes_and_changes_the_picture() {
         .ends_with("reccnndec self-ensemble=full"));
     assert!(off["description"].as_str().unwrap().ends_with("reccnndec"));
 }
+
+#[test]
+fn eval_refuses_an_ensemble_for_a_curve_it_was_not_given() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
+        .args(["eval", "--model", "fast", "--also-self-ensemble", "full"])
+        .arg(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--also-self-ensemble"), "{err}");
+}

@@ -1,7 +1,7 @@
 //! Geometric self-ensemble: RecCNN run on the flips and transposes of a plane, each residual
 //! turned back and the results averaged. The networks are not equivariant to these
-//! transforms, so the mean of their answers errs less than any one of them, at the cost of one
-//! network pass per transform.
+//! transforms, so their answers differ, and for squared error the mean of them errs no more
+//! than they do on average; each transform costs one network pass.
 
 use std::sync::Arc;
 
@@ -74,18 +74,18 @@ fn mirrored(p: &Plane, mirror_x: bool, mirror_y: bool) -> Plane {
     Plane::new(w, h, data)
 }
 
-/// The transform counts [`SelfEnsemble`] accepts.
+/// The pass counts [`SelfEnsembleEngine`] accepts.
 pub const ENSEMBLE_SIZES: [usize; 4] = [1, 2, 4, 8];
 
 /// An [`Engine`] whose RecCNN residual is the mean over `size` symmetries of the plane
 /// (1: the plain network; 2: plus the left-right mirror; 4: all mirrors; 8: with transposes).
 /// ComCNN is not ensembled: its output is what the codec stores.
-pub struct SelfEnsemble {
+pub struct SelfEnsembleEngine {
     inner: Arc<dyn Engine>,
     size: usize,
 }
 
-impl SelfEnsemble {
+impl SelfEnsembleEngine {
     /// `size` must be one of [`ENSEMBLE_SIZES`].
     pub fn new(inner: Arc<dyn Engine>, size: usize) -> Result<Self, String> {
         if !ENSEMBLE_SIZES.contains(&size) {
@@ -97,7 +97,7 @@ impl SelfEnsemble {
     }
 }
 
-impl Engine for SelfEnsemble {
+impl Engine for SelfEnsembleEngine {
     fn compact(&self, input: &Plane) -> Plane {
         self.inner.compact(input)
     }
@@ -173,18 +173,20 @@ mod tests {
     #[test]
     fn residuals_are_turned_back_before_averaging() {
         let p = ramp(6, 2);
-        let one = SelfEnsemble::new(Arc::new(ColumnEngine), 1).unwrap();
+        let one = SelfEnsembleEngine::new(Arc::new(ColumnEngine), 1).unwrap();
         assert_eq!(one.residual(&p).data, ColumnEngine.residual(&p).data);
-        let two = SelfEnsemble::new(Arc::new(ColumnEngine), 2).unwrap();
+        let two = SelfEnsembleEngine::new(Arc::new(ColumnEngine), 2).unwrap();
         assert!(two.residual(&p).data.iter().all(|&v| v == 2.5));
         // With transposes the "column" is the row index for half of them: (2.5 + 0.5) / 2.
-        let eight = SelfEnsemble::new(Arc::new(ColumnEngine), 8).unwrap();
+        let eight = SelfEnsembleEngine::new(Arc::new(ColumnEngine), 8).unwrap();
         assert!(eight.residual(&p).data.iter().all(|&v| v == 1.5));
     }
 
     #[test]
     fn other_sizes_are_refused() {
-        let e = SelfEnsemble::new(Arc::new(ColumnEngine), 3).err().unwrap();
+        let e = SelfEnsembleEngine::new(Arc::new(ColumnEngine), 3)
+            .err()
+            .unwrap();
         assert!(e.contains("[1, 2, 4, 8]"), "{e}");
     }
 }

@@ -7,7 +7,7 @@ use cnncodec::frame::image::RgbImage;
 use cnncodec::GrayImage;
 
 use crate::codec::{
-    framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, SelfEnsemble, Stock,
+    framework, framework_rgb, plain, plain_rgb, Coded, CodedRgb, ModelRef, SelfEnsembleMode, Stock,
 };
 
 /// One operating point of a curve: how to code an image.
@@ -17,7 +17,7 @@ pub enum Operating {
     Framework {
         model: ModelRef,
         codec: Stock,
-        ensemble: SelfEnsemble,
+        ensemble: SelfEnsembleMode,
     },
 }
 

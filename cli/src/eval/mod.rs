@@ -33,7 +33,7 @@ use measure::{code_and_measure, Curve, Operating, Original};
 use report::Results;
 
 use crate::args::{CodecArg, Colour, ImageArgs};
-use crate::codec::{ModelRef, SelfEnsemble, Stock};
+use crate::codec::{ModelRef, SelfEnsembleMode, Stock};
 
 const DEFAULT_JPEG_QUALITIES: &str = "3,5,8,10,15,20,30,40,50,75";
 const DEFAULT_J2K_BPP: &str = "0.05,0.075,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75";
@@ -61,12 +61,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "NAME", default_value = "second framework curve")]
     pub also_name: String,
     /// reccnndec's self-ensemble for the --model curve: RecCNN on the mirrored (mirror,
-    /// mirrors) or also transposed (full) frame, averaged; 2, 4 or 8 times the decoding time
-    #[arg(long, value_enum, default_value_t = SelfEnsemble::Off)]
-    pub self_ensemble: SelfEnsemble,
-    /// reccnndec's self-ensemble for the --also-model curve
-    #[arg(long, value_enum, default_value_t = SelfEnsemble::Off)]
-    pub also_self_ensemble: SelfEnsemble,
+    /// mirrors) or also transposed (full) frame, averaged: 2, 4 or 8 RecCNN passes per image
+    #[arg(long, value_enum, default_value_t = SelfEnsembleMode::Off)]
+    pub self_ensemble: SelfEnsembleMode,
+    /// reccnndec's self-ensemble for the --also-model curve (needs --also-model)
+    #[arg(long, value_enum, default_value_t = SelfEnsembleMode::Off)]
+    pub also_self_ensemble: SelfEnsembleMode,
     /// Plain JPEG's qualities
     #[arg(long, value_name = "Q,Q...", default_value = DEFAULT_JPEG_QUALITIES)]
     pub jpeg_qualities: String,
@@ -96,6 +96,9 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
+    if args.also_self_ensemble != SelfEnsembleMode::Off && args.also_models.is_empty() {
+        return Err("--also-self-ensemble applies to the --also-model curve: name one".into());
+    }
     let codec = args.codec.name();
     if !args.clips.is_empty() || matches!(codec, "h264" | "h265") {
         return run_clip_eval(args);
@@ -336,7 +339,7 @@ fn framework_points(
     specs: &[String],
     option: &str,
     codec: &str,
-    ensemble: SelfEnsemble,
+    ensemble: SelfEnsembleMode,
 ) -> Result<Vec<(String, Operating)>, String> {
     let mut points = vec![];
     for spec in specs {

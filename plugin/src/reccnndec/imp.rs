@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::common::{self, FrameTimes, LoadedModel, ModelSettings, Padding, StreamInfo};
-use cnncodec::net::ensemble::SelfEnsemble;
+use cnncodec::net::ensemble::SelfEnsembleEngine;
 use cnncodec::pipeline::{
     compact_size, is_original_of, resize_plane, restore_luma_checked, MAX_PADDING,
 };
@@ -75,6 +75,20 @@ impl Default for RecCnnDec {
     }
 }
 
+/// The engine that restores frames: the model's, or an ensemble over it.
+fn restoring_engine(
+    model: &LoadedModel,
+    mode: common::SelfEnsembleMode,
+) -> std::sync::Arc<dyn cnncodec::Engine> {
+    match mode.passes() {
+        1 => model.engine.clone(),
+        passes => std::sync::Arc::new(
+            SelfEnsembleEngine::new(model.engine.clone(), passes)
+                .expect("every mode's pass count is offered"),
+        ),
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for RecCnnDec {
     const NAME: &'static str = "GstRecCnnDec";
@@ -136,11 +150,16 @@ impl ObjectImpl for RecCnnDec {
         match pspec.name() {
             "stats" => {
                 let model = self.state.lock().unwrap().model.clone();
-                self.times
+                let mut stats = self
+                    .times
                     .lock()
                     .unwrap()
-                    .to_structure(model.as_ref(), &s.model)
-                    .to_value()
+                    .to_structure(model.as_ref(), &s.model);
+                if let Some(m) = &model {
+                    // The time per frame includes every pass of the ensemble.
+                    stats.set("engine", restoring_engine(m, s.self_ensemble).describe());
+                }
+                stats.to_value()
             }
             "width" => s.width.to_value(),
             "height" => s.height.to_value(),
@@ -358,13 +377,12 @@ impl VideoFilterImpl for RecCnnDec {
         // The model may be known only at the first frame (from the stream); warm up if it is.
         let model = self.state.lock().unwrap().model.clone();
         if let Some(model) = model {
-            common::warm_up_at_size(
-                self.obj().upcast_ref(),
-                &model,
-                out_info.width() as usize,
-                out_info.height() as usize,
-                true,
-            );
+            let (w, h) = (out_info.width() as usize, out_info.height() as usize);
+            common::warm_up_at_size(self.obj().upcast_ref(), &model, w, h, true);
+            // The transposed passes run on h x w frames: their kernels too.
+            if self.settings.lock().unwrap().self_ensemble.transposes() && w != h {
+                common::warm_up_at_size(self.obj().upcast_ref(), &model, h, w, true);
+            }
         }
         Ok(())
     }
@@ -421,14 +439,7 @@ impl VideoFilterImpl for RecCnnDec {
         } else {
             decoded
         };
-        let passes = self.settings.lock().unwrap().self_ensemble as usize;
-        let engine: std::sync::Arc<dyn cnncodec::Engine> = if passes > 1 {
-            let ensemble = SelfEnsemble::new(model.engine.clone(), passes)
-                .expect("every mode is an offered size");
-            std::sync::Arc::new(ensemble)
-        } else {
-            model.engine.clone()
-        };
+        let engine = restoring_engine(&model, self.settings.lock().unwrap().self_ensemble);
         let started = std::time::Instant::now();
         let restored = common::guard("RecCNN", || {
             restore_luma_checked(engine.as_ref(), &decoded, w, h).map_err(|e| e.to_string())
