@@ -3,7 +3,7 @@
 # model_at writes the model of a commit and, for a commit without it, fails leaving no file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for f in scripts/*.sh .ci/run; do
+for f in scripts/*.sh benches/*.sh .ci/run; do
     bash -n "$f" || { echo "check-scripts: $f does not parse" >&2; exit 1; }
 done
 tmp="$(mktemp -d)"
