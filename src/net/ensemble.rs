@@ -29,12 +29,11 @@ impl Symmetry {
     }
 
     fn apply(self, p: &Plane) -> Plane {
-        let p = if self.transpose {
-            transposed(p)
+        if self.transpose {
+            mirrored(&transposed(p), self.mirror_x, self.mirror_y)
         } else {
-            p.clone()
-        };
-        mirrored(&p, self.mirror_x, self.mirror_y)
+            mirrored(p, self.mirror_x, self.mirror_y)
+        }
     }
 
     /// The inverse: the same steps in reverse order (each is its own inverse).
