@@ -1,11 +1,35 @@
 //! `cnncodec eval` end to end on a small image with a small random model: the JSON has both
 //! curves, per-image values and BD figures, and the plot is written.
 
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Command;
 
 use cnncodec::frame::image::{write_png_gray, GrayImage};
 use cnncodec::net::architecture::{ComCnnConfig, RecCnnConfig};
 use cnncodec::ModelWeights;
+
+/// Runs `cnncodec eval ARGS --out OUT IMAGE`, which must succeed, and reads its `rd.json`.
+fn eval_report<A: AsRef<OsStr>>(
+    args: impl IntoIterator<Item = A>,
+    out: &Path,
+    image: &Path,
+) -> serde_json::Value {
+    let run = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
+        .arg("eval")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("rd.json")).unwrap()).unwrap()
+}
 
 #[test]
 fn eval_writes_curves_bd_and_plot() {
@@ -26,21 +50,17 @@ fn eval_writes_curves_bd_and_plot() {
     .save(&model)
     .unwrap();
     let out = dir.join("out");
-    let status = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
-        .args(["eval", "--jpeg-qualities", "10,30,50,70,90", "--model"])
-        .arg(format!("{}@10,30,50,70,90", model.display()))
-        .arg("--out")
-        .arg(&out)
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
+    let model_points = format!("{}@10,30,50,70,90", model.display());
+    let report = eval_report(
+        [
+            "--jpeg-qualities",
+            "10,30,50,70,90",
+            "--model",
+            &model_points,
+        ],
+        &out,
+        &image,
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("rd.json")).unwrap()).unwrap();
     let curves = report["curves"].as_array().unwrap();
     assert_eq!(curves.len(), 2);
     for c in curves {
@@ -76,23 +96,13 @@ fn eval_self_ensemble_keeps_the_bytes_and_changes_the_picture() {
     let image = dir.join("texture.png");
     write_png_gray(&image, &GrayImage::new(72, 56, data)).unwrap();
     let framework_curve = |mode: &str| {
-        let out = dir.join(mode);
-        let status = Command::new(env!("CARGO_BIN_EXE_cnncodec"))
-            .args(["eval", "--jpeg-qualities", "10,50", "--self-ensemble", mode])
-            // A trained model: a random one's output saturates whatever it is given.
-            .args(["--model", "fast@30,60"])
-            .arg("--out")
-            .arg(&out)
-            .arg(&image)
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
+        // A trained model: a random one's output saturates whatever it is given.
+        let args = ["--jpeg-qualities", "10,50", "--self-ensemble", mode];
+        let report = eval_report(
+            args.into_iter().chain(["--model", "fast@30,60"]),
+            &dir.join(mode),
+            &image,
         );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("rd.json")).unwrap()).unwrap();
         report["curves"][1].clone()
     };
     let (off, full) = (framework_curve("off"), framework_curve("full"));
