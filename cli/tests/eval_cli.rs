@@ -96,13 +96,10 @@ fn eval_self_ensemble_keeps_the_bytes_and_changes_the_picture() {
     let image = dir.join("texture.png");
     write_png_gray(&image, &GrayImage::new(72, 56, data)).unwrap();
     let framework_curve = |mode: &str| {
-        // A trained model: a random one's output saturates whatever it is given.
         let args = ["--jpeg-qualities", "10,50", "--self-ensemble", mode];
-        let report = eval_report(
-            args.into_iter().chain(["--model", "fast@30,60"]),
-            &dir.join(mode),
-            &image,
-        );
+        // A trained model: a random one's output saturates whatever it is given.
+        let trained = ["--model", "fast@30,60"];
+        let report = eval_report(args.into_iter().chain(trained), &dir.join(mode), &image);
         report["curves"][1].clone()
     };
     let (off, full) = (framework_curve("off"), framework_curve("full"));
