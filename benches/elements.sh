@@ -4,17 +4,19 @@
 #   at 1280x720 and 1920x1080, beside plain `jpegenc` on the same frames;
 # - decode: an archive written by `comcnnenc ! jpegenc ! matroskamux` played by
 #   `filesrc ! matroskademux ! jpegdec ! reccnndec ! fakesink` at 352x288 and 1280x720, for
-#   `jpeg-q50` and `fast` (jpeg-q50-fast).
+#   `jpeg-q50` and `fast` (jpeg-q50-fast); with --self-ensemble also the CIF `jpeg-q50` archive
+#   through `reccnndec self-ensemble=mirror|mirrors|full` (2, 4 and 8 RecCNN passes a frame).
 # Frames/s = frames / wall time of the whole gst-launch-1.0 run (start-up, test source and
 # JPEG coding included), best of --rounds runs.
-#   benches/elements.sh [--frames N] [--rounds R] [--no-build]
+#   benches/elements.sh [--frames N] [--rounds R] [--no-build] [--self-ensemble]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frames=120 rounds=2 build=1
+frames=120 rounds=2 build=1 ensemble=0
 while [ $# -gt 0 ]; do
   case $1 in
     --frames) frames=$2 ;; --rounds) rounds=$2 ;;
     --no-build) build=0; shift; continue ;;
+    --self-ensemble) ensemble=1; shift; continue ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -65,5 +67,11 @@ for size in 352x288 1280x720; do
       ! comcnnenc model=$model ! jpegenc quality=50 ! matroskamux ! filesink location="$mkv" >/dev/null
     row "filesrc ! matroskademux ! jpegdec ! reccnndec ($model)" "$size" \
       "$(best_time "filesrc location=$mkv ! matroskademux ! jpegdec ! reccnndec ! fakesink")"
+    if [ "$ensemble" = 1 ] && [ "$model" = jpeg-q50 ] && [ "$size" = 352x288 ]; then
+      for mode in mirror mirrors full; do
+        row "filesrc ! matroskademux ! jpegdec ! reccnndec self-ensemble=$mode ($model)" "$size" \
+          "$(best_time "filesrc location=$mkv ! matroskademux ! jpegdec ! reccnndec self-ensemble=$mode ! fakesink")"
+      done
+    fi
   done
 done
